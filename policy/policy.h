@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#pragma once
+
+/*
+ * The policy engine: plain structs in, decisions out. Nothing in policy/ opens a file, reads a
+ * clock, allocates after setup or logs: time comes in as an argument, so every rule is testable
+ * with table-driven fixtures, and the daemon's pressure path runs it without touching the disk.
+ */
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/macro.h"
+
+/* ---- levels ---------------------------------------------------------------------------- */
+
+typedef enum Level {
+        LEVEL_NORMAL,
+        LEVEL_ELEVATED,
+        LEVEL_HIGH,
+        LEVEL_CRITICAL,
+        LEVEL_EMERGENCY,
+        _LEVEL_MAX,
+} Level;
+
+const char *level_to_string(Level l);         /* "normal", "elevated", ...; NULL if out of range */
+int level_from_string(const char *s);          /* Level, or -EINVAL (case-insensitive) */
+
+/* ---- configuration (filled by the daemon's config loader, validated there) -------------- */
+
+typedef enum MatchField {
+        MATCH_NAME,     /* full comm (/proc/PID/stat field 2, spaces and ')' included) */
+        MATCH_EXE,      /* basename of /proc/PID/exe */
+        MATCH_CMDLINE,  /* argv joined by single spaces */
+        _MATCH_MAX,
+} MatchField;
+
+#define RULE_NAME_MAX 64
+#define RULE_PATTERN_MAX 256
+#define RULE_ORIGIN_MAX 128
+
+typedef enum RuleSource {
+        RULE_BUILTIN,
+        RULE_SYSTEM,    /* /etc/mgd/mgd.conf */
+        RULE_USER,      /* $XDG_CONFIG_HOME/mgd/mgd.conf */
+} RuleSource;
+
+typedef struct Rule {
+        char name[RULE_NAME_MAX];
+        char pattern[RULE_PATTERN_MAX];
+        char origin[RULE_ORIGIN_MAX];   /* "file:line" or "built-in" */
+        regex_t re;                     /* REG_EXTENDED | REG_NOSUB, compiled by the loader */
+        bool compiled;
+        MatchField field;
+        RuleSource source;
+        bool protect;                   /* a [protect] entry: never a candidate for anything */
+        int priority;                   /* 0..100 for app entries; unused for protect entries */
+        int checkpoint;                 /* -1 unset, 0 never checkpoint, 1 prefer checkpoint */
+} Rule;
+
+typedef struct PolicyConfig {
+        /* [defaults] */
+        int default_priority;           /* 50 */
+        unsigned log_keep;              /* 10; 0 = keep all */
+
+        /* score -> target level: P thresholds (0..1), strictly increasing */
+        double level_threshold[_LEVEL_MAX];     /* [LEVEL_NORMAL] unused */
+        /* no level above Normal without real stall: stall % (some) or swap I/O KiB/s */
+        double liveness_stall_pct;      /* 1.0 */
+        double liveness_swapio_kbs;     /* 1000 */
+        double swapio_full_scale_kbs;   /* 51200: S_swapio = kbs / this */
+
+        /* level machine */
+        double spike_trend;             /* 0.08 /s: instant escalation to Critical/Emergency */
+        unsigned escalate_ticks;        /* 2 */
+        usec_t escalate_window_usec;    /* 5 s: the ticks must fall inside this window */
+        usec_t calm_to_normal_usec;     /* 60 s */
+        usec_t calm_step_usec;          /* 20 s: between higher levels */
+
+        /* plan() */
+        double target_available_pct;    /* of MemTotal; 0 = scale with RAM (20/15/12/10 %) */
+        uint64_t min_footprint_kb;      /* 10240 */
+        unsigned critical_max_destructive;      /* 1: one victim at a time at Critical */
+        unsigned emergency_max_destructive;     /* 4 */
+        double kill_swap_ratio;         /* 0.5: mostly-swapped expendables get SIGKILL, not SIGTERM */
+
+        /* aggressor */
+        uint64_t aggressor_min_growth_kbs;      /* 16384 KiB/s of footprint growth */
+        usec_t aggressor_window_usec;           /* 5 s */
+
+        /* recovery */
+        unsigned thaw_batch;            /* 4 per tick */
+        unsigned restore_batch;         /* 1 per tick */
+        usec_t thaw_min_frozen_usec;    /* 10 s: never thaw what was frozen moments ago */
+
+        /* daemon timings (carried here so one loader validates everything) */
+        usec_t fast_tick_usec;          /* 1 s */
+        usec_t slow_tick_usec;          /* 10 s */
+        usec_t term_grace_usec;         /* 3 s */
+
+        /* rules: app and protect entries, already merged (user > system > built-in, by name) */
+        Rule *rules;
+        size_t n_rules;
+} PolicyConfig;
+
+/* Built-in defaults for every scalar; rules left empty. */
+void policy_config_defaults(PolicyConfig *c);
+/* -EINVAL if a value is out of range or thresholds are not increasing; *ret_what names it. */
+int policy_config_validate(const PolicyConfig *c, const char **ret_what);
+/* The MemAvailable target in KiB for this MemTotal (explicit pct, or the RAM-scaled default). */
+uint64_t policy_target_available_kb(const PolicyConfig *c, uint64_t mem_total_kb);
+
+/* ---- pressure score ---------------------------------------------------------------------- */
+
+/* One sample of the system, as the daemon read it this tick. */
+typedef struct PressureSample {
+        usec_t now;                     /* CLOCK_MONOTONIC */
+        double some_avg10;              /* % from /proc/pressure/memory (or the session cgroup) */
+        double full_avg10;
+        uint64_t some_total_usec;       /* cumulative stall counters */
+        uint64_t full_total_usec;
+        uint64_t mem_total_kb;
+        uint64_t mem_available_kb;
+        uint64_t swap_total_kb;
+        uint64_t swap_free_kb;
+        uint64_t pswpin;                /* pages, cumulative (/proc/vmstat) */
+        uint64_t pswpout;
+        uint64_t gpu_uma_kb;            /* resident minus shared DRM memory of the session */
+        unsigned page_size_kb;          /* 4 */
+} PressureSample;
+
+typedef struct Score {
+        double p;                       /* composite 0..1 */
+        double s_psi, s_swap, s_gpu, s_swapio;
+        double trend;                   /* dP/dt per second */
+        double stall_pct;               /* max(some avg10, stall rate from total deltas) */
+        double full_stall_pct;
+        double swapio_kbs;
+} Score;
+
+typedef struct ScoreState {
+        bool primed;
+        PressureSample prev;
+        double prev_p;
+} ScoreState;
+
+/*
+ * Score this sample against the previous one. S_psi uses the larger of avg10 and the stall
+ * rate from the delta of `total` over the tick, because avg10 lags a real stall by seconds.
+ * The first call (or dt < 0.1 s) has no deltas: trend 0, rates from avg10 only.
+ */
+Score score_update(ScoreState *s, const PressureSample *sample);
+
+/* ---- level machine ----------------------------------------------------------------------- */
+
+typedef struct LevelMachine {
+        Level current;
+        Level pending;                  /* escalation candidate */
+        unsigned pending_ticks;
+        usec_t pending_since;
+        usec_t calm_since;              /* 0: not calming */
+        Level calm_max;                 /* highest target seen while calming */
+        usec_t entered_at;              /* when `current` was entered */
+} LevelMachine;
+
+void level_machine_init(LevelMachine *m, usec_t now);
+/* The target level for a score, before hysteresis (liveness gate included). */
+Level level_target(const PolicyConfig *c, const Score *s);
+/* Feed one tick; returns the new current level. */
+Level level_machine_update(LevelMachine *m, const PolicyConfig *c, Level target, double trend, usec_t now);
+
+/* ---- candidates, priorities, decisions ----------------------------------------------------- */
+
+#define CAND_NAME_MAX 64
+#define CAND_EXE_MAX 64
+#define CAND_CMDLINE_MAX 256
+
+typedef enum FreezeMethod {
+        FREEZE_NONE,
+        FREEZE_SIGSTOP,
+        FREEZE_CGROUP,
+} FreezeMethod;
+
+typedef struct Candidate {
+        pid_t pid;
+        uint64_t starttime;             /* clock ticks since boot, /proc/PID/stat field 22 */
+        char name[CAND_NAME_MAX];
+        char exe[CAND_EXE_MAX];
+        char cmdline[CAND_CMDLINE_MAX];
+        uint64_t rss_kb;
+        uint64_t swap_kb;
+        uint64_t gpu_kb;
+        int oom_score_adj;
+        FreezeMethod frozen;            /* already frozen by mgd, and how */
+        bool checkpoint_failed;         /* CRIU failed for this name this session */
+} Candidate;
+
+/* Resolve a rule match: first matching non-protect rule, or NULL. */
+const Rule *policy_match_app(const PolicyConfig *c, const Candidate *cand);
+/* First matching protect rule, or NULL. */
+const Rule *policy_match_protect(const PolicyConfig *c, const Candidate *cand);
+/*
+ * The effective priority: the first matching app entry (user/system entries come before the
+ * built-ins in c->rules), else c->default_priority; the foreground pid gets -25, but never below
+ * 20. Returns -1 for a protected process (tier 0-19 or a protect entry): never a candidate.
+ */
+int policy_priority(const PolicyConfig *c, const Candidate *cand, pid_t foreground);
+
+typedef enum Action {
+        ACTION_NONE,
+        ACTION_FREEZE,
+        ACTION_TERMINATE,               /* SIGTERM, SIGKILL after the grace period */
+        ACTION_KILL,                    /* SIGKILL at once */
+        ACTION_CHECKPOINT,              /* CRIU dump, then SIGKILL */
+        _ACTION_MAX,
+} Action;
+
+const char *action_to_string(Action a);
+
+typedef struct Decision {
+        size_t index;                   /* into the candidates array */
+        pid_t pid;
+        uint64_t starttime;
+        Action action;
+        int priority;                   /* effective */
+        uint64_t footprint_kb;          /* rss + swap (+ gpu at >= High) */
+        bool aggressor;
+} Decision;
+
+/* Memory figures plan() works from. */
+typedef struct MemFigures {
+        uint64_t mem_total_kb;
+        uint64_t mem_available_kb;
+        uint64_t swap_total_kb;
+        uint64_t swap_free_kb;
+} MemFigures;
+
+typedef struct PlanInput {
+        Level level;
+        MemFigures mem;
+        const Candidate *cands;
+        size_t n_cands;
+        pid_t foreground;               /* 0: none */
+        bool checkpoint_available;      /* the checkpoint helper holds its grant */
+        ssize_t aggressor;              /* index into cands, or -1 (from aggressor_pick()) */
+} PlanInput;
+
+/*
+ * Decide, least important first (priority desc, then footprint desc, then oom_score_adj desc),
+ * with the aggressor ahead of everyone. Freezes credit nothing to the deficit; terminate, kill
+ * and checkpoint credit the footprint. Stops when the deficit (target MemAvailable minus current)
+ * is covered; freezes are planned regardless of the deficit at Elevated/High. Returns the number
+ * of decisions written (at most max).
+ */
+size_t policy_plan(const PolicyConfig *c, const PlanInput *in, Decision *out, size_t max);
+
+/* ---- aggressor tracking ----------------------------------------------------------------- */
+
+#define AGGRESSOR_SLOTS 1024
+#define AGGRESSOR_SAMPLES 8
+
+typedef struct FootprintTrack {
+        pid_t pid;
+        uint64_t starttime;
+        unsigned n;                     /* samples held */
+        unsigned head;
+        usec_t at[AGGRESSOR_SAMPLES];
+        uint64_t kb[AGGRESSOR_SAMPLES];
+        usec_t seen;                    /* last tick it was fed */
+        bool flagged;                   /* was the aggressor during this incident */
+} FootprintTrack;
+
+typedef struct AggressorTracker {
+        FootprintTrack slots[AGGRESSOR_SLOTS];
+} AggressorTracker;
+
+void aggressor_init(AggressorTracker *t);
+/* Feed this tick's candidates (footprint = rss + swap). Entries not fed for 2 windows are dropped. */
+void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_t now);
+/*
+ * The runaway: the eligible candidate (priority >= 20, not protected, not the foreground) whose
+ * footprint grew fastest over the window, at least aggressor_min_growth_kbs, while pressure rises
+ * (trend > 0) or the level is above Normal. Once picked it stays flagged until aggressor_reset()
+ * (the daemon calls it when the level returns to Normal), so a frozen runaway that stopped growing
+ * is still the first to be checkpointed or killed at Critical. Returns an index into cands or -1.
+ */
+ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                       pid_t foreground, Level level, double trend, usec_t now);
+void aggressor_reset(AggressorTracker *t);
+
+/* ---- recovery ---------------------------------------------------------------------------- */
+
+typedef enum Held {
+        HELD_FROZEN,
+        HELD_CHECKPOINTED,
+} Held;
+
+typedef struct HeldProcess {
+        pid_t pid;
+        uint64_t starttime;
+        Held kind;
+        int priority;
+        uint64_t footprint_kb;
+        usec_t since;                   /* when it was frozen or checkpointed */
+        unsigned restore_failures;
+} HeldProcess;
+
+typedef struct RecoveryInput {
+        Level level;
+        usec_t now;
+        usec_t level_since;             /* when the current level was entered */
+        MemFigures mem;
+        const HeldProcess *held;
+        size_t n_held;
+} RecoveryInput;
+
+/*
+ * What to thaw or restore this tick: nothing unless the level is Normal; most important first
+ * (lowest priority value); at most thaw_batch thaws and restore_batch restores; each gated on
+ * MemAvailable covering the target plus its footprint (cumulative over the batch). Writes indexes
+ * into in->held; returns how many.
+ */
+size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *out, size_t max);
