@@ -26,6 +26,7 @@ typedef struct ScanFilter {
          */
         const char *session[SCAN_SESSION_PATTERNS_MAX];
         size_t n_session;
+        char session_buf[SCAN_SESSION_PATTERNS_MAX][64];  /* storage for scan_filter_default() */
         bool want_cmdline;              /* a rule matches on the command line */
         bool want_exe;                  /* a rule matches on the exe basename */
         bool want_gpu;                  /* read DRM fdinfo (costly: only at >= Elevated) */
