@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-journal.h>
+
+#include "daemon/log.h"
+
+static bool use_journal;
+static int max_level = LOG_INFO;
+static int action_fd = -1;
+
+/* $JOURNAL_STREAM is "dev:ino" of the stream systemd connected; only trust it if stderr is it. */
+static bool stderr_is_journal(void) {
+        const char *e = secure_getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
+}
+
+void log_setup(void) {
+        use_journal = stderr_is_journal();
+}
+
+void log_set_max_level(int level) {
+        max_level = CLAMP(level, LOG_EMERG, LOG_DEBUG);
+}
+
+bool log_to_journal(void) {
+        return use_journal;
+}
+
+static const char *level_prefix(int level) {
+        switch (level) {
+        case LOG_DEBUG: return "debug: ";
+        case LOG_INFO: case LOG_NOTICE: return "";
+        case LOG_WARNING: return "warning: ";
+        default: return "error: ";
+        }
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+        int saved = errno;
+
+        error = abs(error);
+        if (level > max_level)
+                return -error;
+        /* %m in fmt means the error we were given, not whatever errno is now */
+        errno = error;
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        errno = saved;
+
+        if (use_journal) {
+                char lfile[64], lline[32];
+                (void) snprintf(lfile, sizeof lfile, "CODE_FILE=%s", file);
+                (void) snprintf(lline, sizeof lline, "CODE_LINE=%d", line);
+                if (error)
+                        (void) sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+                                               "ERRNO=%d", error, lfile, lline,
+                                               "CODE_FUNC=%s", func, NULL);
+                else
+                        (void) sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+                                               lfile, lline, "CODE_FUNC=%s", func, NULL);
+        } else
+                (void) fprintf(stderr, "mgd: %s%s\n", level_prefix(level), msg);
+        return -error;
+}
+
+static void action_log_write(const char *line) {
+        char buf[1200];
+        struct timespec ts;
+        struct tm tm;
+        int n;
+
+        if (action_fd < 0)
+                return;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        (void) localtime_r(&ts.tv_sec, &tm);
+        n = snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, line);
+        if (n > 0)
+                (void) !write(action_fd, buf, MIN((size_t) n, sizeof buf - 1));
+}
+
+void log_action(const ActionRecord *a) {
+        char line[1024];
+
+        (void) snprintf(line, sizeof line,
+                        "%s pid=%d comm=\"%s\" priority=%d level=%s score=%.3f footprint=%" PRIu64
+                        "kB%s%s result=%s%s%s",
+                        a->action, (int) a->pid, a->comm ?: "", a->priority, a->level ?: "-",
+                        a->score, a->footprint_kb, a->method ? " method=" : "", a->method ?: "",
+                        a->result ?: "ok", a->reason ? " reason=" : "", a->reason ?: "");
+        action_log_write(line);
+
+        if (use_journal)
+                (void) sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", LOG_NOTICE,
+                                       "MGD_ACTION=%s", a->action, "MGD_PID=%d", (int) a->pid,
+                                       "MGD_COMM=%s", a->comm ?: "", "MGD_PRIORITY=%d", a->priority,
+                                       "MGD_LEVEL=%s", a->level ?: "", "MGD_SCORE=%.3f", a->score,
+                                       "MGD_FOOTPRINT_KB=%" PRIu64, a->footprint_kb,
+                                       "MGD_METHOD=%s", a->method ?: "",
+                                       "MGD_RESULT=%s", a->result ?: "ok",
+                                       "MGD_REASON=%s", a->reason ?: "", NULL);
+        else
+                (void) fprintf(stderr, "mgd: action: %s\n", line);
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Delete the oldest mgd-*.log files so that at most keep-1 remain before the new one is made. */
+static void action_log_rotate(int dfd, unsigned keep) {
+        char *names[512];
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd2;
+
+        if (keep == 0)
+                return;
+        fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (fd2 < 0 || !(d = fdopendir(fd2))) {
+                if (fd2 >= 0)
+                        close(fd2);
+                return;
+        }
+        while ((de = readdir(d)) && n < ELEMENTSOF(names))
+                if (strncmp(de->d_name, "mgd-", 4) == 0 && strlen(de->d_name) > 8 &&
+                    strcmp(de->d_name + strlen(de->d_name) - 4, ".log") == 0)
+                        names[n] = strdup(de->d_name), n += !!names[n];
+        closedir(d);
+        qsort(names, n, sizeof names[0], name_cmp);
+        for (size_t i = 0; i < n; i++) {
+                if (i + keep - 1 < n)   /* keep the newest keep-1; the new file makes keep */
+                        (void) unlinkat(dfd, names[i], 0);
+                free(names[i]);
+        }
+}
+
+int action_log_open(const char *dir, unsigned keep) {
+        _cleanup_close_ int dfd = -1;
+        char name[64];
+        struct tm tm;
+        time_t t = time(NULL);
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_warning_errno(errno, "Cannot create action log directory %s, file log off: %m", dir);
+        dfd = open(dir, O_DIRECTORY | O_CLOEXEC | O_RDONLY);
+        if (dfd < 0)
+                return log_warning_errno(errno, "Cannot open action log directory %s, file log off: %m", dir);
+        action_log_rotate(dfd, keep);
+        (void) localtime_r(&t, &tm);
+        (void) strftime(name, sizeof name, "mgd-%Y%m%d-%H%M%S.log", &tm);
+        action_fd = openat(dfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (action_fd < 0)
+                return log_warning_errno(errno, "Cannot open action log %s/%s, file log off: %m", dir, name);
+        return 0;
+}
+
+void action_log_close(void) {
+        if (action_fd >= 0)
+                (void) close(action_fd);
+        action_fd = -1;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#pragma once
+
+/*
+ * Daemon logging: to journald with structured fields when stderr is connected to the journal
+ * (systemd sets $JOURNAL_STREAM for that), to stderr otherwise. Every action mgd takes on a
+ * process is also written to the per-run action log under $XDG_STATE_HOME/mgd/log/.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <syslog.h>
+
+#include "common/macro.h"
+
+void log_setup(void);                           /* decide journal vs stderr, once */
+void log_set_max_level(int level);              /* LOG_DEBUG .. LOG_ERR; default LOG_INFO */
+bool log_to_journal(void);
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *fmt, ...) _printf_(6, 7);
+
+/* log_*_errno() returns -abs(error), so "return log_error_errno(r, ...)" works. */
+#define log_full_errno(level, error, ...) \
+        log_internal(level, error, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_full(level, ...) (void) log_full_errno(level, 0, __VA_ARGS__)
+
+#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, e, __VA_ARGS__)
+#define log_info_errno(e, ...) log_full_errno(LOG_INFO, e, __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
+
+/* One action on one process, with the fields `journalctl --user -u mgd MGD_ACTION=kill` finds. */
+typedef struct ActionRecord {
+        const char *action;             /* freeze, thaw, terminate, kill, checkpoint, restore, ... */
+        pid_t pid;
+        const char *comm;
+        int priority;
+        const char *level;
+        double score;
+        uint64_t footprint_kb;
+        const char *method;             /* sigstop, cgroup, ... or NULL */
+        const char *result;             /* "ok", "dry-run", or an error text */
+        const char *reason;             /* why (aggressor, deficit, recovery, manual, ...) or NULL */
+} ActionRecord;
+
+void log_action(const ActionRecord *a);
+
+/*
+ * The per-run action log file: mgd-YYYYmmdd-HHMMSS.log in dir (created 0700), keeping the newest
+ * `keep` files (0 = all). Opened once at start-up; a failure is logged and the file log is off.
+ */
+int action_log_open(const char *dir, unsigned keep);
+void action_log_close(void);
