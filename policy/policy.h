@@ -108,8 +108,14 @@ typedef struct PolicyConfig {
 
 /* Built-in defaults for every scalar; rules left empty. */
 void policy_config_defaults(PolicyConfig *c);
-/* -EINVAL if a value is out of range or thresholds are not increasing; *ret_what names it. */
+/*
+ * -EINVAL if a value is out of range or thresholds are not increasing; *ret_what names it: the
+ * PolicyConfig field ("thaw_batch", "level_threshold.high", ...) or, for a bad rule, "rule.<field>"
+ * (call policy_rule_validate() per rule first to report which one, with its origin).
+ */
 int policy_config_validate(const PolicyConfig *c, const char **ret_what);
+/* One rule: name and pattern set, compiled, known field, priority 0..100, checkpoint -1/0/1. */
+int policy_rule_validate(const Rule *r, const char **ret_what);
 /* The MemAvailable target in KiB for this MemTotal (explicit pct, or the RAM-scaled default). */
 uint64_t policy_target_available_kb(const PolicyConfig *c, uint64_t mem_total_kb);
 
@@ -145,7 +151,11 @@ typedef struct ScoreState {
         bool primed;
         PressureSample prev;
         double prev_p;
+        double swapio_full_scale_kbs;   /* from the config; 0 = the default 51200 */
 } ScoreState;
+
+/* Reset the state and take the swap I/O full scale from c (NULL: the default). */
+void score_state_init(ScoreState *s, const PolicyConfig *c);
 
 /*
  * Score this sample against the previous one. S_psi uses the larger of avg10 and the stall
@@ -169,7 +179,14 @@ typedef struct LevelMachine {
 void level_machine_init(LevelMachine *m, usec_t now);
 /* The target level for a score, before hysteresis (liveness gate included). */
 Level level_target(const PolicyConfig *c, const Score *s);
-/* Feed one tick; returns the new current level. */
+/*
+ * Feed one tick; returns the new current level. Up: escalate_ticks consecutive ticks above the
+ * current level, all within escalate_window_usec, escalate to the lowest target of that run; a
+ * Critical/Emergency target with trend > spike_trend escalates at once. Down: the target must
+ * stay below the current level for calm_to_normal_usec (to Normal) or calm_step_usec (to a higher
+ * level); the machine then steps to the highest target seen while calming. A target at or above
+ * the current level restarts the calm. An out-of-range target is ignored.
+ */
 Level level_machine_update(LevelMachine *m, const PolicyConfig *c, Level target, double trend, usec_t now);
 
 /* ---- candidates, priorities, decisions ----------------------------------------------------- */
@@ -197,6 +214,12 @@ typedef struct Candidate {
         FreezeMethod frozen;            /* already frozen by mgd, and how */
         bool checkpoint_failed;         /* CRIU failed for this name this session */
 } Candidate;
+
+/* Tiers the whole tree agrees on (seed's table): 0-19 are never touched by any actuator. */
+#define PRIORITY_PROTECTED_MAX 19
+#define PRIORITY_FREEZABLE_MIN 60       /* expendable background: frozen from Elevated on */
+#define PRIORITY_HEAVY_MIN 80           /* expendable heavy: killed at High once frozen */
+#define PRIORITY_FOREGROUND_BONUS 25
 
 /* Resolve a rule match: first matching non-protect rule, or NULL. */
 const Rule *policy_match_app(const PolicyConfig *c, const Candidate *cand);
@@ -251,9 +274,12 @@ typedef struct PlanInput {
 /*
  * Decide, least important first (priority desc, then footprint desc, then oom_score_adj desc),
  * with the aggressor ahead of everyone. Freezes credit nothing to the deficit; terminate, kill
- * and checkpoint credit the footprint. Stops when the deficit (target MemAvailable minus current)
- * is covered; freezes are planned regardless of the deficit at Elevated/High. Returns the number
- * of decisions written (at most max).
+ * and checkpoint credit the memory they return to MemAvailable (rss, plus gpu at >= High; swapped
+ * pages are not credited). Destructive decisions stop when the deficit (target MemAvailable minus
+ * current) is covered; freezes are planned regardless of the deficit. A CHECKPOINT decision may
+ * name a frozen candidate (the executor must not leave its restored image stopped). The full
+ * matrix is documented in policy/plan.c. Returns the number of decisions written (at most max;
+ * size out for n_cands so no eligible candidate is cut off).
  */
 size_t policy_plan(const PolicyConfig *c, const PlanInput *in, Decision *out, size_t max);
 
@@ -275,6 +301,7 @@ typedef struct FootprintTrack {
 
 typedef struct AggressorTracker {
         FootprintTrack slots[AGGRESSOR_SLOTS];
+        usec_t window_usec;             /* the configured window, kept by aggressor_pick(); 0 = 5 s */
 } AggressorTracker;
 
 void aggressor_init(AggressorTracker *t);
@@ -292,6 +319,9 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
 void aggressor_reset(AggressorTracker *t);
 
 /* ---- recovery ---------------------------------------------------------------------------- */
+
+/* A checkpoint that failed to restore this often is never retried (the executor drops it). */
+#define POLICY_RESTORE_FAILURES_MAX 3
 
 typedef enum Held {
         HELD_FROZEN,
@@ -319,8 +349,10 @@ typedef struct RecoveryInput {
 
 /*
  * What to thaw or restore this tick: nothing unless the level is Normal; most important first
- * (lowest priority value); at most thaw_batch thaws and restore_batch restores; each gated on
- * MemAvailable covering the target plus its footprint (cumulative over the batch). Writes indexes
- * into in->held; returns how many.
+ * (lowest priority value, ties: oldest first); frozen entries younger than thaw_min_frozen_usec
+ * and checkpoints with POLICY_RESTORE_FAILURES_MAX failures are skipped; at most thaw_batch thaws
+ * and restore_batch restores; each gated on MemAvailable covering the target plus its footprint
+ * (cumulative over the batch). An entry that does not fit is skipped, not a barrier, so one huge
+ * frozen process cannot hold back every smaller one. Writes indexes into in->held; returns how many.
  */
 size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *out, size_t max);
