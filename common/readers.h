@@ -23,7 +23,12 @@
 int safe_atou64(const char *s, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);            /* optional leading '-' */
 int safe_atod(const char *s, double *ret);         /* finite decimal, no hex/inf/nan */
-/* Parse a token that ends at any char in `ends` (or NUL); *ret_end points past it. */
+/*
+ * A decimal token that ends at NUL or at any char in `ends` (anything else right after the digits
+ * is -EINVAL); *ret_end (optional) points at that terminator. parse_u64_token() ends at
+ * whitespace (" \t\n").
+ */
+int parse_u64_until(const char *s, const char *ends, const char **ret_end, uint64_t *ret);
 int parse_u64_token(const char *s, const char **ret_end, uint64_t *ret);
 
 /* Read a whole small file into buf (NUL-terminated). -EFBIG if it does not fit in size-1. */
@@ -43,6 +48,7 @@ typedef struct PsiStats {
         bool has_full;                  /* the cpu file lacks "full" on older kernels */
 } PsiStats;
 
+/* "some" required and first; "full" optional, at most once; an average above 100 is -ERANGE. */
 int psi_parse(const char *text, PsiStats *ret);
 int psi_read(const char *path, PsiStats *ret);
 /* proc_root + "/pressure/" + resource ("memory", "cpu", "io") */
@@ -94,7 +100,10 @@ typedef struct SwapDevice {
         unsigned zram_index;
 } SwapDevice;
 
-/* Fills up to max devices; -E2BIG past max. The header line is required. */
+/*
+ * Fills up to max devices; -E2BIG past max. The header line is required; the type must be
+ * "partition" or "file"; the path is unescaped (\040 -> ' '), -ENAMETOOLONG past 127 bytes.
+ */
 int swaps_parse(const char *text, SwapDevice *devs, size_t max, size_t *ret_n);
 int swaps_read(const char *proc_root, SwapDevice *devs, size_t max, size_t *ret_n);
 /* "/dev/zramN" with N a plain decimal (no leading zeros, no suffix) -> 0 and *ret_index. */
@@ -131,7 +140,8 @@ typedef struct ProcStat {
         uint64_t utime, stime;          /* clock ticks */
         uint64_t num_threads;
         uint64_t starttime;             /* clock ticks after boot */
-        uint64_t rss_pages;
+        uint64_t vsize;                 /* bytes; 0 = no mm (kernel thread, exiting task) */
+        uint64_t rss_pages;             /* the same counter as status' VmRSS, in pages */
 } ProcStat;
 
 int proc_stat_parse(const char *text, ProcStat *ret);
@@ -157,16 +167,22 @@ typedef struct ProcCgroup {
         bool has_unified, has_v1_memory, has_v1_freezer;
 } ProcCgroup;
 
+/* -ENAMETOOLONG for a path of PROC_CGROUP_MAX bytes or more; "name=" v1 hierarchies are ignored. */
 int proc_cgroup_parse(const char *text, ProcCgroup *ret);
 int proc_cgroup_read(const char *proc_root, pid_t pid, ProcCgroup *ret);
 
 /* argv joined with single spaces, truncated to size-1; -ENODATA for an empty cmdline (kthread). */
 int proc_cmdline_read(const char *proc_root, pid_t pid, char *buf, size_t size);
-/* basename of the exe link, " (deleted)" stripped; -ENOENT/-EACCES pass through. */
+/* basename of the exe link, " (deleted)" stripped; -ENOENT/-EACCES pass through; -ENAMETOOLONG
+ * if it does not fit in size. */
 int proc_exe_basename(const char *proc_root, pid_t pid, char *buf, size_t size);
 int proc_oom_score_adj_read(const char *proc_root, pid_t pid, int *ret);
 
 /* ---- GPU UMA residency from DRM fdinfo (gpu.c) ---- */
 
-/* Sum of drm-resident-* minus drm-shared-* over the DRM fds of pid, de-duplicated by client id. */
+/*
+ * Sum over the DRM fds of pid (fd links under /dev/dri/) of max(drm-resident-* - drm-shared-*, 0)
+ * per client, each client id counted once; fds without drm-resident lines count nothing. 0 when
+ * there are none. -EACCES when the fds cannot be inspected (another owner, not dumpable).
+ */
 int proc_gpu_resident_kb(const char *proc_root, pid_t pid, uint64_t *ret_kb);
