@@ -1,0 +1,1038 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * mgctl: the user's client for mgd's control socket (docs/PROTOCOL.md), and a thin wrapper around
+ * systemctl/journalctl for the unit. Nothing here is privileged and nothing links libsystemd.
+ *
+ * Trust: whatever listens on the socket is only as trusted as any other process of this user, so
+ * every reply line is validated against the grammar, sizes are capped, the whole exchange has a
+ * deadline, and every value is made printable (no control characters, no invalid UTF-8) before
+ * it reaches the terminal or is escaped into JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "common/macro.h"
+#include "daemon/ctl-parse.h"
+
+#define MGCTL_TIMEOUT_SEC_DEFAULT 5
+#define MGCTL_TIMEOUT_SEC_MAX 3600
+#define MGCTL_REPLY_MAX (16U * 1024U * 1024U)
+#define MGCTL_FIELDS_MAX 64
+#define MGCTL_LOG_LINES_DEFAULT "50"
+
+enum {
+        EXIT_OK = 0,
+        EXIT_DAEMON_ERR = 1,            /* the daemon answered ERR */
+        EXIT_USAGE = 2,
+        EXIT_NOT_RUNNING = 3,           /* no socket, or nothing listening on it */
+        EXIT_PROTOCOL = 4,              /* malformed reply, version mismatch, timeout, I/O error */
+        EXIT_EXEC = 127,                /* systemctl/journalctl could not be executed */
+};
+
+static bool arg_json;
+static const char *arg_socket;
+static int arg_timeout_sec = MGCTL_TIMEOUT_SEC_DEFAULT;
+
+_printf_(1, 2)
+static void err(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("mgctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* ---- text safety ------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (code point in *cp), or 0 if invalid. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+        size_t len;
+        uint32_t v, min;
+
+        if (s[0] < 0x80) {
+                *cp = s[0];
+                return 1;
+        }
+        if ((s[0] & 0xe0) == 0xc0)
+                len = 2, v = s[0] & 0x1f, min = 0x80;
+        else if ((s[0] & 0xf0) == 0xe0)
+                len = 3, v = s[0] & 0x0f, min = 0x800;
+        else if ((s[0] & 0xf8) == 0xf0)
+                len = 4, v = s[0] & 0x07, min = 0x10000;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                v = v << 6 | (s[i] & 0x3f);
+        }
+        if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+                return 0;
+        *cp = v;
+        return len;
+}
+
+static bool codepoint_is_control(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+}
+
+/* A copy safe for a terminal: controls and invalid UTF-8 become '?'. *ret_width: code points. */
+static char *printable(const char *s, size_t n, size_t *ret_width) {
+        const unsigned char *u = (const unsigned char *) s;
+        size_t o = 0, width = 0;
+        char *out = malloc(n + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; width++) {
+                uint32_t cp;
+                size_t l = utf8_next(u + i, n - i, &cp);
+
+                if (l == 0 || codepoint_is_control(cp)) {
+                        out[o++] = '?';
+                        i += l ?: 1;
+                        continue;
+                }
+                memcpy(out + o, s + i, l);
+                o += l;
+                i += l;
+        }
+        out[o] = '\0';
+        if (ret_width)
+                *ret_width = width;
+        return out;
+}
+
+static void json_string(FILE *f, const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) s;
+
+        fputc('"', f);
+        for (size_t i = 0; i < n;) {
+                uint32_t cp;
+                size_t l = utf8_next(u + i, n - i, &cp);
+
+                if (l == 0) {
+                        fputs("\\ufffd", f);    /* JSON strings are Unicode; a stray byte is not */
+                        i++;
+                } else if (cp == '"' || cp == '\\') {
+                        fprintf(f, "\\%c", (char) cp);
+                        i++;
+                } else if (cp < 0x20 || cp == 0x7f) {
+                        fprintf(f, "\\u%04x", (unsigned) cp);
+                        i++;
+                } else {
+                        fwrite(s + i, 1, l, f);
+                        i += l;
+                }
+        }
+        fputc('"', f);
+}
+
+/* [-+]?(0|[1-9][0-9]*)(\.[0-9]+)? : a JSON number once a '+' is dropped. */
+static bool is_plain_number(const char *s, size_t n) {
+        size_t i = 0, d;
+
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+                i++;
+        for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                ;
+        if (i == d || (i - d > 1 && s[d] == '0') || i - d > 18)
+                return false;
+        if (i < n && s[i] == '.') {
+                for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                        ;
+                if (i == d)
+                        return false;
+        }
+        return i == n;
+}
+
+static void json_value(FILE *f, const CtlField *fl) {
+        /* names and versions stay strings even when they look like numbers ("7zip", "2") */
+        if (strcmp(fl->key, "name") != 0 && strcmp(fl->key, "version") != 0 &&
+            is_plain_number(fl->value, fl->value_len)) {
+                size_t skip = fl->value[0] == '+';
+
+                fwrite(fl->value + skip, 1, fl->value_len - skip, f);
+        } else
+                json_string(f, fl->value, fl->value_len);
+}
+
+/* ---- the connection --------------------------------------------------------------------- */
+
+typedef struct Conn {
+        int fd;
+        char *buf;
+        size_t start, len, alloc;
+        struct timespec deadline;
+        const char *path;
+} Conn;
+
+static void conn_done(Conn *c) {
+        closep(&c->fd);
+        free(c->buf);
+}
+
+static int msec_left(const Conn *c) {
+        struct timespec now;
+        long long ms;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (c->deadline.tv_sec - now.tv_sec) * 1000LL + (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+        return ms <= 0 ? 0 : (int) MIN(ms, (long long) arg_timeout_sec * 1000);
+}
+
+/* 0 when fd is ready, else an exit code (the message is printed). */
+static int conn_wait(Conn *c, short events) {
+        struct pollfd p = { .fd = c->fd, .events = events };
+        int r, ms;
+
+        for (;;) {
+                ms = msec_left(c);
+                if (ms == 0) {
+                        err("timed out talking to mgd at %s after %d s", c->path, arg_timeout_sec);
+                        return EXIT_PROTOCOL;
+                }
+                r = poll(&p, 1, ms);
+                if (r > 0)
+                        return 0;
+                if (r < 0 && errno != EINTR) {
+                        err("poll: %m");
+                        return EXIT_PROTOCOL;
+                }
+        }
+}
+
+static int conn_open(Conn *c, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        *c = (Conn) { .fd = -1, .path = path };
+        clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+        c->deadline.tv_sec += arg_timeout_sec;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                err("socket path %s is too long", path);
+                return EXIT_USAGE;
+        }
+        strcpy(sa.sun_path, path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->fd < 0) {
+                err("socket: %m");
+                return EXIT_PROTOCOL;
+        }
+        /* A unix connect() never half-completes; EAGAIN means the daemon's backlog is full. */
+        while (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR) {
+                        err("mgd is not running (no socket at %s); start it with: mgctl start", path);
+                        return EXIT_NOT_RUNNING;
+                }
+                if (errno == ECONNREFUSED) {
+                        err("mgd is not running (nothing listens on %s); start it with: mgctl start",
+                            path);
+                        return EXIT_NOT_RUNNING;
+                }
+                if (errno != EAGAIN && errno != EINTR) {
+                        err("cannot connect to %s: %m", path);
+                        return EXIT_PROTOCOL;
+                }
+                if (msec_left(c) == 0) {
+                        err("timed out connecting to %s (mgd is not accepting)", path);
+                        return EXIT_PROTOCOL;
+                }
+                (void) poll(NULL, 0, 20);
+        }
+        return 0;
+}
+
+static int conn_send(Conn *c, const char *s, size_t n) {
+        while (n > 0) {
+                ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL);
+                int r;
+
+                if (k >= 0) {
+                        s += k;
+                        n -= (size_t) k;
+                        continue;
+                }
+                /* mgd may have answered and closed already (EPERM, EBUSY): read that answer */
+                if (errno == EPIPE || errno == ECONNRESET)
+                        return 0;
+                if (errno != EAGAIN && errno != EINTR) {
+                        err("cannot send to mgd: %m");
+                        return EXIT_PROTOCOL;
+                }
+                r = conn_wait(c, POLLOUT);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+static int conn_fill(Conn *c) {
+        ssize_t k;
+        int r;
+
+        if (c->start > 0) {
+                memmove(c->buf, c->buf + c->start, c->len - c->start);
+                c->len -= c->start;
+                c->start = 0;
+        }
+        if (c->alloc - c->len < 4096) {
+                size_t a = MAX(c->alloc * 2, (size_t) 65536);
+                char *p;
+
+                if (c->len > MGCTL_REPLY_MAX) {
+                        err("protocol error: a reply line longer than %u bytes", MGCTL_REPLY_MAX);
+                        return EXIT_PROTOCOL;
+                }
+                p = realloc(c->buf, a);
+                if (!p) {
+                        err("out of memory");
+                        return EXIT_PROTOCOL;
+                }
+                c->buf = p;
+                c->alloc = a;
+        }
+        for (;;) {
+                k = recv(c->fd, c->buf + c->len, c->alloc - c->len, 0);
+                if (k > 0) {
+                        c->len += (size_t) k;
+                        return 0;
+                }
+                if (k == 0 || errno == ECONNRESET) {
+                        err("mgd closed the connection before the reply was complete");
+                        return EXIT_PROTOCOL;
+                }
+                if (errno != EAGAIN && errno != EINTR) {
+                        err("cannot read from mgd: %m");
+                        return EXIT_PROTOCOL;
+                }
+                r = conn_wait(c, POLLIN);
+                if (r)
+                        return r;
+        }
+}
+
+/* The next line without its "\n"; it stays valid (and writable, [len] included) until the next call. */
+static int conn_getline(Conn *c, char **ret, size_t *ret_len) {
+        for (;;) {
+                char *nl = c->buf ? memchr(c->buf + c->start, '\n', c->len - c->start) : NULL;
+                int r;
+
+                if (nl) {
+                        *ret = c->buf + c->start;
+                        *ret_len = (size_t) (nl - *ret);
+                        c->start += *ret_len + 1;
+                        return 0;
+                }
+                r = conn_fill(c);
+                if (r)
+                        return r;
+        }
+}
+
+typedef struct Reply {
+        char **lines;                   /* validated data lines, NUL-terminated copies */
+        size_t n, total;
+        CtlTerminator term;
+} Reply;
+
+static void reply_done(Reply *r) {
+        for (size_t i = 0; i < r->n; i++)
+                free(r->lines[i]);
+        free(r->lines);
+        *r = (Reply) {};
+}
+
+static int protocol_error(const char *what, const char *line, size_t len) {
+        _cleanup_free_ char *p = printable(line, MIN(len, (size_t) 80), NULL);
+
+        err("protocol error: %s: '%s%s'", what, p ?: "", len > 80 ? "..." : "");
+        return EXIT_PROTOCOL;
+}
+
+static int reply_add(Reply *rep, const char *line, size_t len) {
+        char **l;
+
+        if (!ctl_data_line_valid(line, len))
+                return protocol_error("malformed data line", line, len);
+        rep->total += len + 1;
+        if (rep->total > MGCTL_REPLY_MAX) {
+                err("protocol error: reply larger than %u bytes", MGCTL_REPLY_MAX);
+                return EXIT_PROTOCOL;
+        }
+        l = realloc(rep->lines, (rep->n + 1) * sizeof(char *));
+        if (!l || !(l[rep->n] = strndup(line, len))) {
+                if (l)
+                        rep->lines = l;
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        rep->lines = l;
+        rep->n++;
+        return 0;
+}
+
+/* Send one request and collect its reply; 0, or an exit code. An ERR reply is not an error here. */
+static int conn_command(Conn *c, const char *request, Reply *rep) {
+        _cleanup_free_ char *line = NULL;
+        int r;
+
+        *rep = (Reply) {};
+        if (asprintf(&line, "%s\n", request) < 0) {
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        r = conn_send(c, line, strlen(line));
+        if (r)
+                return r;
+        for (;;) {
+                char *l;
+                size_t len;
+
+                r = conn_getline(c, &l, &len);
+                if (r)
+                        return r;
+                r = ctl_terminator_parse(l, len, &rep->term);
+                if (r < 0)
+                        return protocol_error("malformed terminator", l, len);
+                if (r == 0) {
+                        r = reply_add(rep, l, len);
+                        if (r)
+                                return r;
+                        continue;
+                }
+                if (rep->term.ok ? rep->term.count != rep->n : rep->n != 0)
+                        return protocol_error("terminator does not match the data lines", l, len);
+                return 0;
+        }
+}
+
+/* ---- printing replies ------------------------------------------------------------------- */
+
+typedef struct Line {
+        char *copy;                     /* the parsed line; the fields point into it */
+        CtlField f[MGCTL_FIELDS_MAX];
+        size_t n;
+} Line;
+
+static int line_parse(const char *raw, Line *l) {
+        int n;
+
+        l->copy = strdup(raw);
+        if (!l->copy)
+                return -ENOMEM;
+        n = ctl_data_line_parse(l->copy, strlen(l->copy), l->f, MGCTL_FIELDS_MAX);
+        if (n < 0)
+                return n;
+        l->n = (size_t) n;
+        return 0;
+}
+
+static const CtlField *line_get(const Line *l, const char *key) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->f[i].key, key) == 0)
+                        return &l->f[i];
+        return NULL;
+}
+
+/* Every data line, parsed. */
+typedef struct Table {
+        Line *lines;
+        size_t n;
+} Table;
+
+static void table_done(Table *t) {
+        for (size_t i = 0; i < t->n; i++)
+                free(t->lines[i].copy);
+        free(t->lines);
+}
+
+static int table_from_reply(const Reply *rep, Table *t) {
+        *t = (Table) { .lines = calloc(rep->n ?: 1, sizeof(Line)) };
+        if (!t->lines) {
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        for (size_t i = 0; i < rep->n; i++) {
+                int r = line_parse(rep->lines[i], &t->lines[i]);
+
+                t->n++;
+                if (r < 0) {
+                        table_done(t);
+                        return protocol_error("unparsable data line", rep->lines[i],
+                                              strlen(rep->lines[i]));
+                }
+        }
+        return 0;
+}
+
+static void json_object(FILE *f, const Line *lines, size_t n) {
+        bool first = true;
+
+        fputc('{', f);
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < lines[i].n; j++) {
+                        fprintf(f, "%s\"%s\":", first ? "" : ",", lines[i].f[j].key);
+                        json_value(f, &lines[i].f[j]);
+                        first = false;
+                }
+        fputc('}', f);
+}
+
+static void print_json(const Table *t, bool array) {
+        if (!array)
+                json_object(stdout, t->lines, t->n);
+        else {
+                fputc('[', stdout);
+                for (size_t i = 0; i < t->n; i++) {
+                        if (i > 0)
+                                fputc(',', stdout);
+                        json_object(stdout, &t->lines[i], 1);
+                }
+                fputc(']', stdout);
+        }
+        fputc('\n', stdout);
+}
+
+static void print_value(const CtlField *fl) {
+        _cleanup_free_ char *p = fl ? printable(fl->value, fl->value_len, NULL) : NULL;
+
+        fputs(p ?: "-", stdout);
+}
+
+/* "key   value" for every field, the keys padded to one column. */
+static void print_pairs(const Table *t) {
+        size_t w = 0;
+
+        for (size_t i = 0; i < t->n; i++)
+                for (size_t j = 0; j < t->lines[i].n; j++)
+                        w = MAX(w, strlen(t->lines[i].f[j].key));
+        for (size_t i = 0; i < t->n; i++) {
+                if (i > 0)
+                        fputc('\n', stdout);
+                for (size_t j = 0; j < t->lines[i].n; j++) {
+                        printf("%-*s  ", (int) w, t->lines[i].f[j].key);
+                        print_value(&t->lines[i].f[j]);
+                        fputc('\n', stdout);
+                }
+        }
+}
+
+static void format_duration(const CtlField *fl, char *buf, size_t size) {
+        unsigned long long s;
+        char *end;
+
+        if (!fl || !is_plain_number(fl->value, fl->value_len) || strchr("-+", fl->value[0]) ||
+            strchr(fl->value, '.')) {
+                _cleanup_free_ char *p = fl ? printable(fl->value, fl->value_len, NULL) : NULL;
+
+                snprintf(buf, size, "%s", p ?: "-");
+                return;
+        }
+        s = strtoull(fl->value, &end, 10);
+        if (s < 60)
+                snprintf(buf, size, "%llus", s);
+        else if (s < 3600)
+                snprintf(buf, size, "%llum%02llus", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, size, "%lluh%02llum", s / 3600, s % 3600 / 60);
+        else
+                snprintf(buf, size, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+}
+
+/* ---- the socket verbs ------------------------------------------------------------------- */
+
+typedef int (*PrintFn)(const Table *t);
+
+static const char *const list_columns[][2] = {
+        { "PID", "pid" }, { "NAME", "name" }, { "PRIORITY", "priority" },
+        { "FROZEN FOR", "frozen_for_s" }, { "HOW", "how" },
+};
+#define LIST_COLS ELEMENTSOF(list_columns)
+
+static char *list_cell(const Line *l, size_t col, size_t *ret_width) {
+        const CtlField *fl = line_get(l, list_columns[col][1]);
+        char buf[64];
+
+        if (strcmp(list_columns[col][1], "frozen_for_s") == 0) {
+                format_duration(fl, buf, sizeof buf);
+                return printable(buf, strlen(buf), ret_width);
+        }
+        if (!fl)
+                return printable("-", 1, ret_width);
+        return printable(fl->value, fl->value_len, ret_width);
+}
+
+static void print_row(char **cells, const size_t *widths, const size_t *cw) {
+        for (size_t c = 0; c < LIST_COLS; c++) {
+                fputs(cells[c] ?: "?", stdout);
+                if (c + 1 < LIST_COLS)
+                        printf("%*s", (int) (cw[c] - widths[c] + 2), "");
+        }
+        fputc('\n', stdout);
+}
+
+static int print_list(const Table *t) {
+        size_t cw[LIST_COLS], hw[LIST_COLS];
+        char *head[LIST_COLS];
+
+        if (t->n == 0) {
+                puts("No frozen or checkpointed processes.");
+                return EXIT_OK;
+        }
+        for (size_t c = 0; c < LIST_COLS; c++) {
+                head[c] = (char *) list_columns[c][0];
+                cw[c] = hw[c] = strlen(head[c]);
+        }
+        for (size_t i = 0; i < t->n; i++)
+                for (size_t c = 0; c < LIST_COLS; c++) {
+                        size_t w = 0;
+                        _cleanup_free_ char *cell = list_cell(&t->lines[i], c, &w);
+
+                        cw[c] = MAX(cw[c], w);
+                }
+        print_row(head, hw, cw);
+        for (size_t i = 0; i < t->n; i++) {
+                char *cells[LIST_COLS];
+                size_t w[LIST_COLS];
+
+                for (size_t c = 0; c < LIST_COLS; c++)
+                        cells[c] = list_cell(&t->lines[i], c, &w[c]);
+                print_row(cells, w, cw);
+                for (size_t c = 0; c < LIST_COLS; c++)
+                        free(cells[c]);
+        }
+        return EXIT_OK;
+}
+
+static int print_status(const Table *t) {
+        print_pairs(t);
+        return EXIT_OK;
+}
+
+static int print_unfreeze(const Table *t) {
+        int ret = EXIT_OK;
+
+        for (size_t i = 0; i < t->n; i++) {
+                const CtlField *res = line_get(&t->lines[i], "result");
+                bool ok = res && strcmp(res->value, "ok") == 0;
+
+                fputs(ok ? "unfroze " : "could not unfreeze ", stdout);
+                print_value(line_get(&t->lines[i], "pid"));
+                fputs(" (", stdout);
+                print_value(line_get(&t->lines[i], "name"));
+                fputs(ok ? ")\n" : "): ", stdout);
+                if (!ok) {
+                        print_value(res);
+                        fputc('\n', stdout);
+                        ret = EXIT_DAEMON_ERR;
+                }
+        }
+        return ret;
+}
+
+static int print_reload(const Table *t) {
+        puts("Configuration reloaded.");
+        print_pairs(t);
+        return EXIT_OK;
+}
+
+static pid_t foreground_pid;
+
+static int print_foreground(const Table *t) {
+        if (foreground_pid == 0)
+                puts("Foreground cleared.");
+        else
+                printf("Foreground set to pid %d.\n", (int) foreground_pid);
+        print_pairs(t);
+        return EXIT_OK;
+}
+
+static int print_error(const char *verb, const CtlTerminator *term) {
+        if (arg_json) {
+                printf("{\"error\":");
+                json_string(stdout, term->name, strlen(term->name));
+                printf(",\"message\":");
+                json_string(stdout, term->text, strlen(term->text));
+                printf("}\n");
+        }
+        _cleanup_free_ char *p = printable(term->text, strlen(term->text), NULL);
+        err("%s: %s (%s)", verb, p ?: "", term->name);
+        return EXIT_DAEMON_ERR;
+}
+
+static int socket_path(char **ret) {
+        const char *dir;
+
+        if (arg_socket) {
+                *ret = strdup(arg_socket);
+        } else {
+                dir = getenv("XDG_RUNTIME_DIR");
+                if (!dir || !*dir) {
+                        err("XDG_RUNTIME_DIR is not set, so mgd's socket cannot be found "
+                            "(use --socket PATH)");
+                        return EXIT_NOT_RUNNING;
+                }
+                if (asprintf(ret, "%s/%s", dir, CTL_SOCKET_NAME) < 0)
+                        *ret = NULL;
+        }
+        if (!*ret) {
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        return 0;
+}
+
+/* Who answered: printable copies of VERSION's protocol= and version=. */
+typedef struct DaemonId {
+        char protocol[32];
+        char version[128];
+} DaemonId;
+
+/* protocol=<major>[.<minor>] */
+static int check_version(const Table *t, DaemonId *id) {
+        const CtlField *p = t->n == 1 ? line_get(&t->lines[0], "protocol") : NULL;
+        const CtlField *v = t->n == 1 ? line_get(&t->lines[0], "version") : NULL;
+        char *end;
+        long major;
+
+        if (!p || !v) {
+                err("protocol error: VERSION reply without protocol= and version=");
+                return EXIT_PROTOCOL;
+        }
+        errno = 0;
+        major = strtol(p->value, &end, 10);
+        if (errno || !(p->value[0] >= '0' && p->value[0] <= '9') || (*end && *end != '.') ||
+            major != CTL_PROTOCOL_VERSION) {
+                _cleanup_free_ char *pp = printable(p->value, p->value_len, NULL);
+
+                err("mgd speaks control protocol %s, this mgctl speaks %d; use the mgctl that came "
+                    "with this mgd", pp ?: "?", CTL_PROTOCOL_VERSION);
+                return EXIT_PROTOCOL;
+        }
+        _cleanup_free_ char *pp = printable(p->value, p->value_len, NULL);
+        _cleanup_free_ char *vp = printable(v->value, v->value_len, NULL);
+        snprintf(id->protocol, sizeof id->protocol, "%s", pp ?: "?");
+        snprintf(id->version, sizeof id->version, "%s", vp ?: "?");
+        return 0;
+}
+
+/* Connect, check VERSION, then run request (NULL: VERSION only); the reply lands in *rep. */
+static int talk(const char *verb, const char *request, Reply *rep, DaemonId *id) {
+        _cleanup_free_ char *path = NULL;
+        Conn c;
+        Table t;
+        int r;
+
+        r = socket_path(&path);
+        if (r)
+                return r;
+        r = conn_open(&c, path);
+        if (r == 0)
+                r = conn_command(&c, "VERSION", rep);
+        if (r == 0 && !rep->term.ok)
+                r = print_error(verb, &rep->term);
+        if (r == 0)
+                r = table_from_reply(rep, &t);
+        if (r == 0) {
+                r = check_version(&t, id);
+                table_done(&t);
+        }
+        if (r == 0 && request) {
+                reply_done(rep);
+                r = conn_command(&c, request, rep);
+                if (r == 0 && !rep->term.ok)
+                        r = print_error(verb, &rep->term);
+        }
+        conn_done(&c);
+        return r;
+}
+
+static int run_socket_verb(const char *verb, const char *request, PrintFn print, bool array) {
+        _cleanup_(reply_done) Reply rep = {};
+        DaemonId id;
+        Table t;
+        int r;
+
+        r = talk(verb, request, &rep, &id);
+        if (r)
+                return r;
+        r = table_from_reply(&rep, &t);
+        if (r)
+                return r;
+        if (arg_json) {
+                print_json(&t, array);
+                r = EXIT_OK;
+                if (print == print_unfreeze)
+                        for (size_t i = 0; i < t.n; i++) {
+                                const CtlField *res = line_get(&t.lines[i], "result");
+
+                                if (!res || strcmp(res->value, "ok") != 0)
+                                        r = EXIT_DAEMON_ERR;
+                        }
+        } else
+                r = print(&t);
+        table_done(&t);
+        return r;
+}
+
+static int verb_version(void) {
+        _cleanup_(reply_done) Reply rep = {};
+        DaemonId id;
+        int r;
+
+        if (!arg_json)
+                printf("mgctl %s (protocol %d)\n", PACKAGE_VERSION, CTL_PROTOCOL_VERSION);
+        fflush(stdout);
+        r = talk("version", NULL, &rep, &id);
+        if (r)
+                return r;
+        if (arg_json) {
+                /* the daemon's own fields, as any other reply, plus ours */
+                const CtlField p = { "protocol", id.protocol, strlen(id.protocol) };
+
+                printf("{\"protocol\":");
+                json_value(stdout, &p);
+                printf(",\"version\":");
+                json_string(stdout, id.version, strlen(id.version));
+                printf(",\"mgctl_version\":");
+                json_string(stdout, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+                printf("}\n");
+        } else
+                printf("mgd %s (protocol %s)\n", id.version, id.protocol);
+        return EXIT_OK;
+}
+
+/* ---- the lifecycle verbs ---------------------------------------------------------------- */
+
+static int run_exec(char **argv) {
+        fflush(stdout);
+        execvp(argv[0], argv);
+        err("cannot execute %s: %m", argv[0]);
+        return EXIT_EXEC;
+}
+
+static int verb_systemctl(const char *verb) {
+        char *argv[] = { "systemctl", "--user", (char *) verb, "mgd.service", NULL, NULL };
+
+        if (strcmp(verb, "status") == 0)
+                argv[4] = "--no-pager";
+        return run_exec(argv);
+}
+
+static bool is_count(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 7 || s[0] == '0')
+                return false;
+        return strspn(s, "0123456789") == n;
+}
+
+static int verb_logs(int argc, char **argv) {
+        char *args[] = { "journalctl", "--user", "-u", "mgd.service", "-n", MGCTL_LOG_LINES_DEFAULT,
+                         "--no-pager", NULL, NULL };
+
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
+                        args[7] = "-f";
+                else if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--lines") == 0) &&
+                         i + 1 < argc && is_count(argv[i + 1]))
+                        args[5] = argv[++i];
+                else {
+                        err("logs: bad argument '%s' (use: logs [-f] [-n N], N from 1 to 9999999)",
+                            argv[i]);
+                        return EXIT_USAGE;
+                }
+        }
+        return run_exec(args);
+}
+
+/* ---- command line ----------------------------------------------------------------------- */
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: mgctl [--json] [--socket PATH] [--timeout SEC] COMMAND [ARG...]\n"
+                "\n"
+                "Commands talking to the running mgd:\n"
+                "  status               pressure level, score and counts\n"
+                "  list                 frozen and checkpointed processes\n"
+                "  unfreeze PID|NAME    thaw a process now (NAME: rest of the line)\n"
+                "  reload               re-read the configuration\n"
+                "  foreground PID       treat PID as the foreground window (0: clear)\n"
+                "  version              mgctl's and mgd's versions\n"
+                "\n"
+                "Commands for the user unit (work when mgd is down):\n"
+                "  start | stop | restart   systemctl --user VERB mgd.service\n"
+                "  service                  systemctl --user status mgd.service\n"
+                "  logs [-f] [-n N]         journalctl --user -u mgd.service\n"
+                "\n"
+                "Options:\n"
+                "  --json          print replies as JSON\n"
+                "  --socket PATH   talk to PATH instead of $XDG_RUNTIME_DIR/mgd.sock\n"
+                "  --timeout SEC   give up on mgd after SEC seconds (default 5)\n"
+                "  -h, --help      show this help\n"
+                "\n"
+                "Exit status: 0 ok, 1 mgd answered with an error, 2 usage error, 3 mgd is not\n"
+                "running, 4 protocol error or timeout, 127 systemctl/journalctl not found.\n");
+}
+
+_printf_(1, 2)
+static int usage(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("mgctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\n", stderr);
+        help(stderr);
+        return EXIT_USAGE;
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_JSON = 0x100, ARG_SOCKET, ARG_TIMEOUT };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                {}
+        };
+        int c;
+
+        /* "+": stop at the command, its own options (logs -f) are not ours */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return -1;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ARG_SOCKET:
+                        if (!*optarg)
+                                return usage("--socket needs a path");
+                        arg_socket = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        if (!is_count(optarg) || atoi(optarg) > MGCTL_TIMEOUT_SEC_MAX)
+                                return usage("--timeout needs whole seconds from 1 to %d",
+                                             MGCTL_TIMEOUT_SEC_MAX);
+                        arg_timeout_sec = atoi(optarg);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc)
+                return usage("no command given");
+        return 0;
+}
+
+/* All remaining words joined by single spaces, so `mgctl unfreeze Web Content` works unquoted. */
+static char *join_encoded(int argc, char **argv) {
+        _cleanup_free_ char *joined = NULL;
+        size_t n = 0;
+
+        for (int i = 0; i < argc; i++)
+                n += strlen(argv[i]) + 1;
+        joined = calloc(n + 1, 1);
+        if (!joined)
+                return NULL;
+        for (int i = 0; i < argc; i++) {
+                if (i > 0)
+                        strcat(joined, " ");
+                strcat(joined, argv[i]);
+        }
+        return ctl_encode(joined);
+}
+
+static int verb_unfreeze(int argc, char **argv) {
+        _cleanup_free_ char *arg = NULL, *req = NULL;
+
+        if (argc > 0 && strcmp(argv[0], "--") == 0)
+                argc--, argv++;
+        if (argc == 0 || (argc == 1 && !*argv[0]))
+                return usage("unfreeze needs a pid or a process name");
+        arg = join_encoded(argc, argv);
+        if (!arg || asprintf(&req, "UNFREEZE %s", arg) < 0) {
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        if (strlen(req) >= CTL_LINE_MAX - 1)
+                return usage("unfreeze: the name is too long");
+        return run_socket_verb("unfreeze", req, print_unfreeze, true);
+}
+
+static int verb_foreground(int argc, char **argv) {
+        char req[64];
+
+        if (argc != 1 || !(is_count(argv[0]) || strcmp(argv[0], "0") == 0))
+                return usage("foreground needs one pid (0 to clear)");
+        foreground_pid = (pid_t) atoi(argv[0]);
+        snprintf(req, sizeof req, "FOREGROUND %s", argv[0]);
+        return run_socket_verb("foreground", req, print_foreground, false);
+}
+
+static int dispatch(int argc, char **argv) {
+        static const struct {
+                const char *verb, *request;
+                PrintFn print;
+                bool array;
+        } simple[] = {
+                { "status", "STATUS", print_status, false },
+                { "list", "LIST", print_list, true },
+                { "reload", "RELOAD", print_reload, false },
+        };
+        const char *verb = argv[0];
+
+        for (size_t i = 0; i < ELEMENTSOF(simple); i++)
+                if (strcmp(verb, simple[i].verb) == 0) {
+                        if (argc != 1)
+                                return usage("%s takes no arguments", verb);
+                        return run_socket_verb(verb, simple[i].request, simple[i].print,
+                                               simple[i].array);
+                }
+        if (strcmp(verb, "unfreeze") == 0)
+                return verb_unfreeze(argc - 1, argv + 1);
+        if (strcmp(verb, "foreground") == 0)
+                return verb_foreground(argc - 1, argv + 1);
+        if (strcmp(verb, "logs") == 0)
+                return verb_logs(argc - 1, argv + 1);
+        if (argc != 1)
+                return usage("%s takes no arguments", verb);
+        if (strcmp(verb, "version") == 0)
+                return verb_version();
+        if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0)
+                return verb_systemctl(verb);
+        if (strcmp(verb, "service") == 0)
+                return verb_systemctl("status");
+        return usage("unknown command '%s'", verb);
+}
+
+int main(int argc, char **argv) {
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r < 0)
+                return EXIT_OK;
+        if (r > 0)
+                return r;
+        return dispatch(argc - optind, argv + optind);
+}
