@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * mgd-thaw: the unit's ExecStopPost=. Whatever way mgd ended (stopped, crashed, killed), this
+ * thaws the processes its registry still lists as frozen, but only those whose pid + starttime
+ * still match (a pid reused by another process is never signalled) and, for cgroup freezes, whose
+ * cgroup still holds them. It runs the registry code the daemon runs at start-up.
+ *
+ * It must not run while mgd runs (systemd runs ExecStopPost= after the main process is gone).
+ *
+ * Exit status: 0 nothing mgd froze is left frozen (the file is removed, or kept with checkpoint
+ * entries only); 1 the registry could not be read, a line of it was malformed, or a process that
+ * still matched could not be thawed (the message names it; that entry stays in the file);
+ * 2 usage error.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "daemon/pidref.h"
+#include "daemon/registry.h"
+
+typedef struct ThawReport {
+        const char *path;
+        unsigned bad;
+} ThawReport;
+
+static const char *clean_name(const char *s, char *buf, size_t size) {
+        size_t i;
+
+        for (i = 0; s[i] && i + 1 < size; i++)
+                buf[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+        buf[i] = '\0';
+        return buf;
+}
+
+static void on_bad_line(unsigned line, const char *what, void *userdata) {
+        ThawReport *rep = userdata;
+
+        fprintf(stderr, "mgd-thaw: %s:%u: %s, line ignored\n", rep->path, line, what);
+        rep->bad++;
+}
+
+static void on_thaw(const RegistryEntry *e, int result, const char *what, void *userdata) {
+        char name[CAND_NAME_MAX];
+
+        clean_name(e->name, name, sizeof(name));
+        if (result == 0)
+                printf("mgd-thaw: thawed pid %d (%s, %s)\n", (int) e->pid, name,
+                       registry_how_to_string(e->how));
+        else if (result == -ESRCH || result == -ENOENT)
+                printf("mgd-thaw: pid %d (%s) is gone or no longer the process mgd froze (%s), "
+                       "not touched\n", (int) e->pid, name, what);
+        else
+                fprintf(stderr, "mgd-thaw: failed to thaw pid %d (%s): %s: %s\n", (int) e->pid, name,
+                        what, strerror(-result));
+}
+
+static int parse_argv(int argc, char *argv[], const char **ret_dir) {
+        static const struct option options[] = {
+                { "state-dir", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        *ret_dir = optarg;
+                        break;
+                case 'h':
+                        printf("Usage: %s [--state-dir DIR]\n"
+                               "Thaw the processes a stopped mgd left frozen (default DIR:\n"
+                               "$XDG_STATE_HOME/mgd, or ~/.local/state/mgd).\n",
+                               program_invocation_short_name);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "mgd-thaw: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run(const char *dir) {
+        _cleanup_registry_ Registry *reg = NULL;
+        char path[PATH_MAX + 16], cg2[PATH_MAX];
+        ThawReport rep = { .path = path };
+        ProcRoots roots = { .proc = "/proc" };
+        int r, failed;
+
+        r = registry_new(dir, &reg);
+        if (r < 0) {
+                fprintf(stderr, "mgd-thaw: bad state directory '%s': %s\n", dir, strerror(-r));
+                return 1;
+        }
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, REGISTRY_FILE);
+
+        r = registry_load(reg, on_bad_line, &rep);
+        if (r < 0) {
+                fprintf(stderr, "mgd-thaw: cannot read %s: %s\n", path, strerror(-r));
+                return 1;
+        }
+        /* Without cgroup2, cgroup entries fail (and are kept): nothing else could thaw them. */
+        if (cgroup2_root_detect(cg2, sizeof(cg2)) >= 0)
+                roots.cgroup2 = cg2;
+
+        failed = registry_thaw_all(reg, &roots, on_thaw, NULL);
+        r = registry_size(reg) == 0 ? registry_unlink(reg) : registry_persist(reg);
+        if (r < 0) {
+                fprintf(stderr, "mgd-thaw: cannot update %s: %s\n", path, strerror(-r));
+                return 1;
+        }
+        return failed > 0 || rep.bad > 0 ? 1 : 0;
+}
+
+int main(int argc, char *argv[]) {
+        const char *dir = NULL;
+        char buf[PATH_MAX];
+        int r;
+
+        r = parse_argv(argc, argv, &dir);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (!dir) {
+                r = registry_default_dir(buf, sizeof(buf));
+                if (r < 0) {
+                        fprintf(stderr, "mgd-thaw: no state directory: set $XDG_STATE_HOME or $HOME, "
+                                "or pass --state-dir\n");
+                        return 2;
+                }
+                dir = buf;
+        }
+        if (dir[0] != '/') {
+                fprintf(stderr, "mgd-thaw: --state-dir needs an absolute path, not '%s'\n", dir);
+                return 2;
+        }
+        return run(dir);
+}
