@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's answers to the control socket's commands (docs/PROTOCOL.md). The server has
+ * already authenticated the peer (same uid) and parsed the line; these only read and change
+ * the manager's state.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "daemon/config.h"
+#include "daemon/ctl.h"
+#include "daemon/executor.h"
+#include "daemon/log.h"
+#include "daemon/manager.h"
+#include "daemon/registry.h"
+#include "daemon/sense.h"
+
+static int h_status(void *userdata, CtlReply *r) {
+        Manager *m = userdata;
+        size_t n = registry_size(m->registry), frozen = 0;
+        const char *trigger = "polling";
+
+        for (size_t i = 0; i < n; i++)
+                frozen += registry_entry(m->registry, i)->how != REGISTRY_CHECKPOINT;
+        for (size_t i = 0; i < m->n_psi; i++)
+                if (m->psi[i].trigger_fd >= 0)
+                        trigger = m->psi[i].privileged ? "subsecond" : "2s";
+
+        (void) ctl_reply_line(r, "level=%s target=%s score=%.3f trend=%+.4f",
+                              level_to_string(m->level), level_to_string(m->target), m->score.p, m->score.trend);
+        (void) ctl_reply_line(r, "s_psi=%.3f s_swap=%.3f s_gpu=%.3f s_swapio=%.3f stall_pct=%.1f full_stall_pct=%.1f swapio_kbs=%.0f",
+                              m->score.s_psi, m->score.s_swap, m->score.s_gpu, m->score.s_swapio,
+                              m->score.stall_pct, m->score.full_stall_pct, m->score.swapio_kbs);
+        (void) ctl_reply_line(r, "mem_total_kb=%" PRIu64 " mem_available_kb=%" PRIu64
+                              " swap_total_kb=%" PRIu64 " swap_free_kb=%" PRIu64,
+                              m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
+                              m->mem.swap_free_kb);
+        (void) ctl_reply_line(r, "frozen=%zu checkpointed=%zu in_flight=%u managed=%zu foreground=%d",
+                              frozen, n - frozen, executor_in_flight(m->executor), m->n_procs,
+                              (int) m->foreground);
+        (void) ctl_reply_line(r, "psi_trigger=%s cgroup_freeze=%s checkpoint=%s dry_run=%s",
+                              trigger, m->cgroup2_root[0] ? "yes" : "no",
+                              m->checkpoint_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
+        return 0;
+}
+
+static int h_list(void *userdata, CtlReply *r) {
+        Manager *m = userdata;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < registry_size(m->registry); i++) {
+                const RegistryEntry *e = registry_entry(m->registry, i);
+                char pid[16], prio[16], fp[32], age[32];
+
+                (void) snprintf(pid, sizeof pid, "%d", (int) e->pid);
+                (void) snprintf(prio, sizeof prio, "%d", e->priority);
+                (void) snprintf(fp, sizeof fp, "%" PRIu64, e->footprint_kb);
+                (void) snprintf(age, sizeof age, "%" PRIu64, now > e->since ? (now - e->since) / USEC_PER_SEC : 0);
+                (void) ctl_reply_kv(r, "pid", pid, "name", e->name, "priority", prio, "frozen_for_s", age,
+                                    "how", registry_how_to_string(e->how), "footprint_kb", fp, NULL);
+        }
+        return 0;
+}
+
+static int h_unfreeze(void *userdata, pid_t pid, const char *name, CtlReply *r) {
+        Manager *m = userdata;
+        size_t idx[REGISTRY_MAX], n;
+        struct { pid_t pid; uint64_t starttime; } ids[REGISTRY_MAX];
+
+        if (pid > 0) {
+                RegistryEntry *e = registry_find_pid(m->registry, pid);
+                if (!e || e->how == REGISTRY_CHECKPOINT) {
+                        (void) ctl_reply_error(r, "pid %d is not frozen by mgd", (int) pid);
+                        return -ESRCH;
+                }
+                ids[0].pid = e->pid;
+                ids[0].starttime = e->starttime;
+                n = 1;
+        } else {
+                n = registry_find_name(m->registry, name, idx, REGISTRY_MAX);
+                if (n == 0) {
+                        (void) ctl_reply_error(r, "no frozen process is named '%s'", name);
+                        return -ESRCH;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        ids[i].pid = registry_entry(m->registry, idx[i])->pid;
+                        ids[i].starttime = registry_entry(m->registry, idx[i])->starttime;
+                }
+        }
+        /* by identity: thawing one entry removes it and moves the others */
+        for (size_t i = 0; i < n; i++) {
+                RegistryEntry *e = registry_find_pid(m->registry, ids[i].pid);
+                char ps[16], nm[CAND_NAME_MAX];
+                int k;
+
+                if (!e || e->starttime != ids[i].starttime || e->how == REGISTRY_CHECKPOINT)
+                        continue;
+                (void) snprintf(nm, sizeof nm, "%s", e->name);
+                k = manager_thaw(m, e, "manual");
+                (void) snprintf(ps, sizeof ps, "%d", (int) ids[i].pid);
+                (void) ctl_reply_kv(r, "pid", ps, "name", nm, "result", k >= 0 ? "ok" : ctl_errno_name(k), NULL);
+        }
+        (void) registry_persist(m->registry);
+        return 0;
+}
+
+static int h_reload(void *userdata, CtlReply *r) {
+        Manager *m = userdata;
+        char err[CONFIG_ERROR_MAX];
+        int k = manager_reload(m, err, sizeof err);
+
+        if (k < 0) {
+                (void) ctl_reply_error(r, "configuration refused, keeping the running one: %s", err);
+                return k;
+        }
+        (void) ctl_reply_line(r, "rules=%zu", m->config.n_rules);
+        return 0;
+}
+
+static int h_foreground(void *userdata, pid_t pid, CtlReply *r) {
+        Manager *m = userdata;
+        ProcStat st;
+        RegistryEntry *e;
+        int k;
+
+        if (pid == 0) {
+                m->foreground = 0;
+                m->foreground_starttime = 0;
+                return 0;
+        }
+        k = proc_stat_read(m->opt.proc_root, pid, &st);
+        if (k < 0) {
+                (void) ctl_reply_error(r, "no such process %d", (int) pid);
+                return -ESRCH;
+        }
+        m->foreground = pid;
+        m->foreground_starttime = st.starttime;
+        /* the window the user just focused must not stay frozen */
+        e = registry_find_pid(m->registry, pid);
+        if (e && e->starttime == st.starttime && e->how != REGISTRY_CHECKPOINT) {
+                (void) manager_thaw(m, e, "foreground");
+                (void) registry_persist(m->registry);
+                (void) ctl_reply_line(r, "thawed=%d", (int) pid);
+        }
+        return 0;
+}
+
+static const CtlHandlers handlers = {
+        .status = h_status,
+        .list = h_list,
+        .unfreeze = h_unfreeze,
+        .reload = h_reload,
+        .foreground = h_foreground,
+};
+
+int manager_ctl_start(Manager *m) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (m->opt.socket_path) {
+                path = strdup(m->opt.socket_path);
+                if (!path)
+                        return -ENOMEM;
+        } else {
+                r = ctl_socket_path_default(getuid(), &path);
+                if (r < 0)
+                        return r;
+        }
+        (void) snprintf(m->socket_path, sizeof m->socket_path, "%s", path);
+        r = ctl_server_new(m->event, path, getuid(), &handlers, m, &m->ctl);
+        if (r < 0)
+                return r;
+        log_info("Control socket at %s", path);
+        return 0;
+}

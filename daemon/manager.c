@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The manager: start-up (configuration, roots, registry recovery, self-test, mlockall), the
+ * event loop's sources (signals, tick timer, PSI triggers, control socket) and shutdown, which
+ * thaws everything mgd froze before it exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "daemon/config.h"
+#include "daemon/ctl.h"
+#include "daemon/executor.h"
+#include "daemon/log.h"
+#include "daemon/manager.h"
+#include "daemon/registry.h"
+#include "daemon/sense.h"
+
+static void config_warn(const char *message, void *userdata) {
+        log_warning("%s", message);
+}
+
+static int manager_config_paths(const ManagerOptions *o, ConfigPaths *p) {
+        int r = config_paths_default(p);
+
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot work out the configuration paths: %m");
+        if (o->config_system)
+                (void) snprintf(p->system, sizeof p->system, "%s", o->config_system);
+        if (o->config_user)
+                (void) snprintf(p->user, sizeof p->user, "%s", o->config_user);
+        return 0;
+}
+
+/* Load into *ret; on failure *ret is untouched and err holds "file:line: reason". */
+static int manager_load_config(const ManagerOptions *o, PolicyConfig *ret, char *err, size_t errsize) {
+        ConfigPaths paths;
+        ConfigError cerr = {};
+        int r;
+
+        r = manager_config_paths(o, &paths);
+        if (r < 0)
+                return r;
+        r = config_load(&paths, ret, &cerr, config_warn, NULL);
+        if (r < 0)
+                (void) snprintf(err, errsize, "%s", cerr.message[0] ? cerr.message : strerror(-r));
+        return r;
+}
+
+int manager_check_config(const ManagerOptions *opt) {
+        PolicyConfig c = {};
+        char err[CONFIG_ERROR_MAX];
+        int r;
+
+        r = manager_load_config(opt, &c, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "mgd: configuration refused: %s\n", err);
+                return r;
+        }
+        printf("configuration ok: %zu rules\n", c.n_rules);
+        config_free(&c);
+        return 0;
+}
+
+int manager_reload(Manager *m, char *err, size_t errsize) {
+        PolicyConfig c = {};
+        int r;
+
+        r = manager_load_config(&m->opt, &c, err, errsize);
+        if (r < 0) {
+                log_error("Configuration reload refused, keeping the running configuration: %s", err);
+                (void) snprintf(m->last_reload_error, sizeof m->last_reload_error, "%s", err);
+                return r;
+        }
+        config_free(&m->config);
+        m->config = c;
+        m->filter.want_exe = config_uses_match(&m->config, MATCH_EXE);
+        m->filter.want_cmdline = config_uses_match(&m->config, MATCH_CMDLINE);
+        for (size_t i = 0; i < m->n_psi; i++)
+                m->psi[i].score_state.swapio_full_scale_kbs = m->config.swapio_full_scale_kbs;
+        m->last_reload_error[0] = '\0';
+        log_info("Configuration reloaded: %zu rules", m->config.n_rules);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        char err[CONFIG_ERROR_MAX];
+
+        if (si->ssi_signo == SIGHUP) {
+                (void) sd_notify(0, "RELOADING=1");
+                (void) manager_reload(m, err, sizeof err);
+                (void) sd_notify(0, "READY=1");
+                return 0;
+        }
+        log_info("Received %s, thawing everything and exiting", strsignal((int) si->ssi_signo));
+        m->exiting = true;
+        return sd_event_exit(m->event, 0);
+}
+
+static void thaw_report(const RegistryEntry *e, int result, const char *what, void *userdata) {
+        Manager *m = userdata;
+        ActionRecord a = {
+                .action = "thaw", .pid = e->pid, .comm = e->name, .priority = e->priority,
+                .level = level_to_string(m->level), .score = m->score.p,
+                .footprint_kb = e->footprint_kb, .method = registry_how_to_string(e->how),
+                .reason = m->exiting ? "shutdown" : "recovery of a previous run",
+        };
+        char res[128];
+
+        if (result == 0)
+                a.result = "ok";
+        else {
+                (void) snprintf(res, sizeof res, "%s: %s", what ?: "thaw", strerror(-result));
+                a.result = res;
+        }
+        log_action(&a);
+}
+
+static int manager_state(Manager *m) {
+        int r;
+
+        if (m->opt.state_dir)
+                (void) snprintf(m->state_dir, sizeof m->state_dir, "%s", m->opt.state_dir);
+        else {
+                r = registry_default_dir(m->state_dir, sizeof m->state_dir);
+                if (r < 0)
+                        return log_error_errno(r, "No state directory: neither $XDG_STATE_HOME nor $HOME is set: %m");
+        }
+        r = registry_new(m->state_dir, &m->registry);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the registry in %s: %m", m->state_dir);
+        return 0;
+}
+
+static void bad_registry_line(unsigned line, const char *what, void *userdata) {
+        Manager *m = userdata;
+        log_warning("%s/%s:%u: %s, ignoring the line", m->state_dir, REGISTRY_FILE, line, what);
+}
+
+/* A previous mgd that died with processes frozen left them in the registry: thaw them now. */
+static int manager_recover_leftovers(Manager *m) {
+        int r;
+
+        r = registry_load(m->registry, bad_registry_line, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s/%s: %m", m->state_dir, REGISTRY_FILE);
+        if (registry_size(m->registry) == 0)
+                return 0;
+        log_notice("Thawing %zu process(es) a previous mgd left frozen", registry_size(m->registry));
+        r = registry_thaw_leftovers(m->registry, executor_roots(m->executor), thaw_report, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot persist the registry after recovery: %m");
+        return 0;
+}
+
+/*
+ * Touch the stack and every file the pressure path reads, so mlockall() locks pages that are
+ * really used and the first tick under pressure faults nothing in.
+ */
+static int manager_selftest(Manager *m) {
+        volatile char stack[64 * 1024];
+        int r;
+
+        memset((char *) stack, 0, sizeof stack);
+        r = sense_sample(m, now_usec(CLOCK_MONOTONIC));
+        if (r < 0)
+                return r;
+        return manager_scan(m);
+}
+
+/*
+ * MCL_FUTURE makes every later mapping count against RLIMIT_MEMLOCK, so with a small limit an
+ * allocation would fail instead of paging: lock the future only when the limit is unlimited or
+ * comfortably larger than what mgd maps, otherwise lock what is mapped now and say so.
+ */
+static void manager_mlock(Manager *m) {
+        struct rlimit rl;
+        int flags = MCL_CURRENT | MCL_ONFAULT;
+
+        if (m->opt.no_mlock)
+                return;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+            (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 256ULL * 1024 * 1024))
+                flags |= MCL_FUTURE;
+        if (mlockall(flags) < 0 && mlockall(flags & ~MCL_ONFAULT) < 0) {
+                log_warning_errno(errno, "Cannot lock mgd's memory (RLIMIT_MEMLOCK %llu): %m; "
+                                  "it may be paged out under pressure",
+                                  (unsigned long long) rl.rlim_cur);
+                return;
+        }
+        if (!(flags & MCL_FUTURE))
+                log_info("Locked current memory only: RLIMIT_MEMLOCK is %llu bytes",
+                         (unsigned long long) rl.rlim_cur);
+}
+
+static int action_log_open_dir(Manager *m) {
+        char dir[PATH_MAX];
+
+        if (snprintf(dir, sizeof dir, "%s/log", m->state_dir) >= (int) sizeof dir)
+                return -ENAMETOOLONG;
+        return action_log_open(dir, m->config.log_keep);
+}
+
+/*
+ * The scan keeps two /proc files open per managed process, which costs far less than opening
+ * them every tick. mgd uses no select(), so the soft RLIMIT_NOFILE (1024 under systemd) may be
+ * raised to the hard limit; the cache gets what is left after a reserve for sockets and helpers.
+ */
+static size_t manager_fd_budget(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        if (rl.rlim_cur < rl.rlim_max) {
+                struct rlimit want = { .rlim_cur = MIN(rl.rlim_max, (rlim_t) 65536), .rlim_max = rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &want) >= 0)
+                        rl = want;
+        }
+        if (rl.rlim_cur == RLIM_INFINITY)
+                return 2 * MANAGER_PROCS_MAX;
+        return rl.rlim_cur > 256 ? MIN((size_t) rl.rlim_cur - 256, (size_t) 2 * MANAGER_PROCS_MAX) : 0;
+}
+
+static int manager_alloc(Manager *m) {
+        m->procs = calloc(MANAGER_PROCS_MAX, sizeof *m->procs);
+        m->cands = calloc(MANAGER_PROCS_MAX, sizeof *m->cands);
+        m->decisions = calloc(MANAGER_PROCS_MAX, sizeof *m->decisions);
+        m->held = calloc(REGISTRY_MAX, sizeof *m->held);
+        m->picks = calloc(REGISTRY_MAX, sizeof *m->picks);
+        m->aggressor = calloc(1, sizeof *m->aggressor);
+        if (!m->procs || !m->cands || !m->decisions || !m->held || !m->picks || !m->aggressor)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        aggressor_init(m->aggressor);
+        return scan_cache_new(manager_fd_budget(), &m->scan_cache);
+}
+
+static int manager_roots(Manager *m) {
+        int r;
+
+        if (m->opt.cgroup2_root)
+                (void) snprintf(m->cgroup2_root, sizeof m->cgroup2_root, "%s", m->opt.cgroup2_root);
+        else {
+                r = cgroup2_root_detect(m->cgroup2_root, sizeof m->cgroup2_root);
+                if (r < 0) {
+                        log_info_errno(r, "No cgroup2 mount found (%m): freezing with SIGSTOP only");
+                        m->cgroup2_root[0] = '\0';
+                }
+        }
+        scan_filter_default(&m->filter, getuid(), getpid());
+        if (m->opt.n_session > 0) {
+                for (size_t i = 0; i < m->opt.n_session; i++)
+                        m->filter.session[i] = m->opt.session[i];
+                m->filter.n_session = m->opt.n_session;
+        }
+        m->filter.exclude_ppid = getpid();
+        m->filter.want_exe = config_uses_match(&m->config, MATCH_EXE);
+        m->filter.want_cmdline = config_uses_match(&m->config, MATCH_CMDLINE);
+        return 0;
+}
+
+static int manager_sources(Manager *m) {
+        sigset_t ss;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Cannot block signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+        return 0;
+}
+
+int manager_new(const ManagerOptions *opt, Manager **ret) {
+        _cleanup_free_ Manager *m = calloc(1, sizeof *m);
+        char err[CONFIG_ERROR_MAX];
+        int r;
+
+        if (!m)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        m->opt = *opt;
+        r = manager_load_config(opt, &m->config, err, sizeof err);
+        if (r < 0) {
+                log_error("Configuration refused: %s", err);
+                return -EINVAL;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %m");
+        r = manager_alloc(m);
+        if (r >= 0)
+                r = manager_roots(m);
+        if (r >= 0)
+                r = manager_state(m);
+        if (r >= 0)
+                r = executor_new(m->event, opt->proc_root, m->cgroup2_root[0] ? m->cgroup2_root : NULL,
+                                 m->config.term_grace_usec, &m->executor);
+        if (r < 0) {
+                manager_free(TAKE_PTR(m));
+                return r;
+        }
+        level_machine_init(&m->lm, now_usec(CLOCK_MONOTONIC));
+        r = manager_sources(m);
+        if (r >= 0)
+                r = manager_ctl_start(m);
+        if (r >= 0)
+                r = manager_recover_leftovers(m);
+        if (r >= 0)
+                r = sense_setup(m);
+        if (r >= 0)
+                r = manager_selftest(m);
+        if (r < 0) {
+                manager_free(TAKE_PTR(m));
+                return r;
+        }
+        (void) action_log_open_dir(m);
+        manager_mlock(m);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sense_teardown(m);
+        m->tick_timer = sd_event_source_disable_unref(m->tick_timer);
+        m->ctl = ctl_server_free(m->ctl);
+        m->executor = executor_free(m->executor);
+        m->registry = registry_free(m->registry);
+        config_free(&m->config);
+        action_log_close();
+        sd_event_unref(m->event);
+        free(m->procs);
+        free(m->cands);
+        free(m->decisions);
+        free(m->held);
+        free(m->picks);
+        free(m->aggressor);
+        scan_cache_free(m->scan_cache);
+        free(m);
+        return NULL;
+}
+
+/* SIGTERM/SIGINT: thaw every process mgd holds, persist the now empty registry, exit. */
+static void manager_shutdown(Manager *m) {
+        int r;
+
+        m->exiting = true;
+        r = registry_thaw_all(m->registry, executor_roots(m->executor), thaw_report, m);
+        if (r > 0)
+                log_error("%d process(es) could not be thawed; mgd-thaw will retry", r);
+        r = registry_persist(m->registry);
+        if (r < 0)
+                log_error_errno(r, "Cannot persist the registry at shutdown: %m");
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        log_info("mgd %s running: %zu rules, level %s%s", PACKAGE_VERSION, m->config.n_rules,
+                 level_to_string(m->level), m->opt.dry_run ? ", dry run (nothing is signalled)" : "");
+        manager_schedule_tick(m, 0);
+        (void) sd_notify(0, "READY=1\nSTATUS=level normal");
+        r = sd_event_loop(m->event);
+        (void) sd_notify(0, "STOPPING=1");
+        manager_shutdown(m);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}

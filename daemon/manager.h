@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "common/procscan.h"
+#include "common/readers.h"
+#include "policy/policy.h"
+
+typedef struct Executor Executor;
+typedef struct Registry Registry;
+typedef struct CtlServer CtlServer;
+typedef struct HelperSet HelperSet;
+typedef struct ScanCache ScanCache;
+
+#define MANAGER_PROCS_MAX 4096
+#define MANAGER_PSI_SOURCES 2           /* global, session cgroup */
+
+/* Command-line settings; every root is injectable for tests. */
+typedef struct ManagerOptions {
+        const char *proc_root;          /* "/proc" */
+        const char *sys_root;           /* "/sys" */
+        const char *pressure_root;      /* where pressure/memory, meminfo, vmstat are read; NULL: proc_root */
+        const char *cgroup2_root;       /* NULL: detect */
+        const char *pressure_cgroup;    /* cgroup dir whose memory.pressure to watch; NULL: derive */
+        const char *session[SCAN_SESSION_PATTERNS_MAX];
+        size_t n_session;               /* 0: user@UID.service, user-UID.slice */
+        const char *state_dir;          /* NULL: $XDG_STATE_HOME/mgd */
+        const char *socket_path;        /* NULL: $XDG_RUNTIME_DIR/mgd.sock */
+        const char *config_system;      /* NULL: /etc/mgd/mgd.conf */
+        const char *config_user;        /* NULL: $XDG_CONFIG_HOME/mgd/mgd.conf */
+        const char *helper_dir;         /* NULL: the libexec dir fixed at build time */
+        bool dry_run;
+        bool no_helpers;
+        bool no_mlock;
+} ManagerOptions;
+
+typedef struct PsiSource {
+        char path[PATH_MAX];            /* the pressure file */
+        int trigger_fd;
+        sd_event_source *trigger;
+        bool privileged;                /* sub-second trigger from the PSI helper */
+        ScoreState score_state;
+        Score score;
+        bool valid;
+} PsiSource;
+
+typedef struct Manager {
+        ManagerOptions opt;
+        sd_event *event;
+        sd_event_source *tick_timer;
+        bool exiting;
+
+        PolicyConfig config;
+        char config_system[PATH_MAX];
+        char config_user[PATH_MAX];
+
+        char cgroup2_root[PATH_MAX];
+        char state_dir[PATH_MAX];
+        char socket_path[PATH_MAX];
+        ScanFilter filter;
+
+        PsiSource psi[MANAGER_PSI_SOURCES];
+        size_t n_psi;
+        bool psi_polling;               /* no trigger could be armed */
+
+        /* what the last tick saw and decided */
+        MemInfo mem;
+        uint64_t gpu_uma_kb;            /* from the last scan that read DRM fdinfo */
+        VmStat vm;
+        Score score;
+        Level target;
+        Level level;
+        LevelMachine lm;
+        usec_t last_tick;
+        usec_t confirm_at;              /* a confirming tick shortly after a trigger event */
+        bool triggered;                 /* this tick was run by a PSI trigger event */
+        uint64_t ticks, scans;
+
+        /* preallocated for the pressure path */
+        ProcEntry *procs;
+        Candidate *cands;
+        Decision *decisions;
+        HeldProcess *held;
+        size_t *picks;
+        size_t n_procs;
+        AggressorTracker *aggressor;
+        ScanCache *scan_cache;          /* keeps /proc/PID files open between scans */
+
+        /* one victim at a time: no new destructive decision until the last one settled */
+        unsigned destructive_inflight;
+        usec_t destructive_settle_until;
+        uint64_t avail_before_destructive;
+
+        pid_t foreground;
+        uint64_t foreground_starttime;
+
+        Executor *executor;
+        Registry *registry;
+        CtlServer *ctl;
+        HelperSet *helpers;
+        bool checkpoint_available;
+
+        char last_reload_error[512];
+} Manager;
+
+/* Load and validate the configuration only; prints the result. */
+int manager_check_config(const ManagerOptions *opt);
+int manager_new(const ManagerOptions *opt, Manager **ret);
+Manager *manager_free(Manager *m);
+int manager_run(Manager *m);
+
+/* tick.c */
+int manager_scan(Manager *m);
+int manager_tick(Manager *m);
+void manager_schedule_tick(Manager *m, usec_t delay);
+typedef struct RegistryEntry RegistryEntry;
+int manager_thaw(Manager *m, RegistryEntry *e, const char *reason);
+int manager_reload(Manager *m, char *err, size_t errsize);
+
+/* ctl-handlers.c */
+int manager_ctl_start(Manager *m);

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One tick: sense, score, move the level machine, then either act (above Normal) or recover
+ * (at Normal). Everything here works on the buffers manager_new() preallocated: no allocation,
+ * no fork, no disk I/O but /proc, /sys and the registry's small atomic rewrite.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon/executor.h"
+#include "daemon/log.h"
+#include "daemon/manager.h"
+#include "daemon/registry.h"
+#include "daemon/sense.h"
+
+/* After a confirmed trigger event: a second look this soon, so two ticks confirm the stall. */
+#define CONFIRM_DELAY_USEC (250 * USEC_PER_MSEC)
+/* After a victim exited: wait this long at most for MemAvailable to move before the next one. */
+#define SETTLE_USEC (3 * USEC_PER_SEC)
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) manager_tick(m);
+        return 0;
+}
+
+void manager_schedule_tick(Manager *m, usec_t delay) {
+        usec_t when = now_usec(CLOCK_MONOTONIC) + delay;
+        uint64_t cur;
+        int r;
+
+        if (m->exiting)
+                return;
+        if (m->tick_timer) {
+                /* never push an earlier tick back */
+                if (sd_event_source_get_enabled(m->tick_timer, NULL) > 0 &&
+                    sd_event_source_get_time(m->tick_timer, &cur) >= 0 && cur <= when)
+                        return;
+                (void) sd_event_source_set_time(m->tick_timer, when);
+                (void) sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        r = sd_event_add_time(m->event, &m->tick_timer, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC,
+                              on_tick, m);
+        if (r < 0)
+                log_error_errno(r, "Cannot arm the tick timer: %m");
+}
+
+void sense_trigger_fired(Manager *m) {
+        m->triggered = true;
+        m->confirm_at = now_usec(CLOCK_MONOTONIC) + CONFIRM_DELAY_USEC;
+        manager_schedule_tick(m, 0);
+}
+
+static const char *method_name(FreezeMethod f) {
+        return f == FREEZE_CGROUP ? "cgroup" : f == FREEZE_SIGSTOP ? "sigstop" : NULL;
+}
+
+static void record_action(Manager *m, const char *action, const Candidate *c, int priority,
+                          uint64_t footprint, const char *method, const char *result, const char *reason) {
+        ActionRecord a = {
+                .action = action, .pid = c->pid, .comm = c->name, .priority = priority,
+                .level = level_to_string(m->level), .score = m->score.p, .footprint_kb = footprint,
+                .method = method, .result = result, .reason = reason,
+        };
+        log_action(&a);
+}
+
+int manager_scan(Manager *m) {
+        size_t n = 0, total = 0;
+        uint64_t gpu = 0;
+        int r;
+
+        r = proc_scan_cached(m->scan_cache, m->opt.proc_root, &m->filter, m->procs, MANAGER_PROCS_MAX, &n, &total);
+        if (r < 0)
+                return log_error_errno(r, "Process scan of %s failed: %m", m->opt.proc_root);
+        if (total > n)
+                log_warning("%zu managed processes, only the first %zu are considered", total, n);
+        m->n_procs = n;
+        m->scans++;
+        for (size_t i = 0; i < n; i++) {
+                Candidate *c = &m->cands[i];
+                RegistryEntry *e;
+
+                *c = m->procs[i].cand;
+                gpu += c->gpu_kb;
+                e = registry_find_pid(m->registry, c->pid);
+                if (e && e->starttime == c->starttime)
+                        c->frozen = registry_how_freeze_method(e->how);
+        }
+        if (m->filter.want_gpu)
+                m->gpu_uma_kb = gpu;
+        return 0;
+}
+
+/* A destructive action is in flight, or the last one has not shown in MemAvailable yet. */
+static bool destructive_hold(Manager *m, usec_t now) {
+        if (executor_busy(m->executor))
+                return true;
+        if (now >= m->destructive_settle_until)
+                return false;
+        /* released once MemAvailable rose by a percent of RAM since the victim went */
+        return m->mem.mem_available_kb < m->avail_before_destructive + m->mem.mem_total_kb / 100;
+}
+
+static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
+        Manager *m = userdata;
+        RegistryEntry *e = registry_find_pid(m->registry, res->pid);
+        ActionRecord a = {
+                .action = res->action == ACTION_KILL ? "kill" : "terminate", .pid = res->pid,
+                .level = level_to_string(m->level), .score = m->score.p,
+        };
+        char result[160];
+
+        if (res->error == 0)
+                (void) snprintf(result, sizeof result, "exited after %llu ms%s",
+                                (unsigned long long) (res->elapsed / USEC_PER_MSEC),
+                                res->killed && res->action == ACTION_TERMINATE ? " (SIGKILL after the grace period)" : "");
+        else
+                (void) snprintf(result, sizeof result, "%s: %s", res->what ?: "wait", strerror(-res->error));
+        a.result = result;
+        a.comm = e ? e->name : "";
+        log_action(&a);
+        if (res->mrelease_error == -ENOSYS)
+                log_info("process_mrelease() is not available on this kernel: a killed process's "
+                         "memory is freed by the kernel's own exit path");
+        else if (res->mrelease_error < 0)
+                log_debug_errno(res->mrelease_error, "process_mrelease() of pid %d failed, ignoring: %m",
+                                (int) res->pid);
+        if (e && e->starttime == res->starttime) {
+                (void) registry_remove(m->registry, res->pid, res->starttime);
+                (void) registry_persist(m->registry);
+        }
+        m->destructive_settle_until = now_usec(CLOCK_MONOTONIC) + SETTLE_USEC;
+        manager_schedule_tick(m, 0);
+}
+
+static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
+        FreezeInfo fi = {};
+        RegistryEntry e = {};
+        int r;
+
+        if (m->opt.dry_run) {
+                record_action(m, "freeze", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
+                return 0;
+        }
+        r = executor_freeze(m->executor, c->pid, c->starttime, &fi);
+        if (r < 0) {
+                const ExecError *ee = executor_last_error(m->executor);
+                char res[160];
+
+                (void) snprintf(res, sizeof res, "%s: %s", ee->what ?: "freeze", strerror(-r));
+                record_action(m, "freeze", c, d->priority, d->footprint_kb, NULL, res, reason);
+                return r;
+        }
+        e.pid = c->pid;
+        e.starttime = c->starttime;
+        (void) snprintf(e.name, sizeof e.name, "%s", c->name);
+        e.priority = d->priority;
+        e.footprint_kb = d->footprint_kb;
+        e.how = fi.method == FREEZE_CGROUP ? REGISTRY_CGROUP : REGISTRY_SIGSTOP;
+        (void) snprintf(e.cgroup, sizeof e.cgroup, "%s", fi.cgroup);
+        e.since_realtime = now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
+        e.since = now_usec(CLOCK_MONOTONIC);
+        r = registry_add(m->registry, &e);
+        if (r < 0 && r != -EEXIST) {
+                /* not recorded means nobody would thaw it: undo the freeze at once */
+                (void) executor_thaw(m->executor, c->pid, c->starttime, fi.method, fi.cgroup);
+                record_action(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method),
+                              "registry full, undone", reason);
+                return r;
+        }
+        record_action(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
+        return 0;
+}
+
+static int do_destroy(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
+        const char *name = d->action == ACTION_KILL ? "kill" : "terminate";
+        char res[160];
+        int r;
+
+        if (m->opt.dry_run) {
+                record_action(m, name, c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
+                return 0;
+        }
+        m->avail_before_destructive = m->mem.mem_available_kb;
+        if (d->action == ACTION_KILL)
+                r = executor_kill(m->executor, c->pid, c->starttime, on_exec_done, m);
+        else
+                r = executor_terminate(m->executor, c->pid, c->starttime, on_exec_done, m);
+        if (r < 0) {
+                const ExecError *ee = executor_last_error(m->executor);
+                (void) snprintf(res, sizeof res, "%s: %s", ee && ee->what ? ee->what : name, strerror(-r));
+                record_action(m, name, c, d->priority, d->footprint_kb, NULL, res, reason);
+                return r;
+        }
+        record_action(m, name, c, d->priority, d->footprint_kb,
+                      d->action == ACTION_KILL ? "SIGKILL" : "SIGTERM", "signalled", reason);
+        return 0;
+}
+
+static void manager_act(Manager *m, usec_t now) {
+        PlanInput in = {
+                .level = m->level,
+                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
+                .cands = m->cands,
+                .n_cands = m->n_procs,
+                .foreground = m->foreground,
+                .checkpoint_available = m->checkpoint_available,
+        };
+        bool hold = destructive_hold(m, now);
+        size_t n;
+
+        in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
+                                      m->level, m->score.trend, now);
+        n = policy_plan(&m->config, &in, m->decisions, MANAGER_PROCS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                const Decision *d = &m->decisions[i];
+                const Candidate *c = &m->cands[d->index];
+                const char *reason = d->aggressor ? "aggressor" : "priority";
+
+                switch (d->action) {
+                case ACTION_FREEZE:
+                        (void) do_freeze(m, d, c, reason);
+                        break;
+                case ACTION_TERMINATE:
+                case ACTION_KILL:
+                case ACTION_CHECKPOINT:
+                        if (hold) {
+                                log_debug("Holding back %s of pid %d (%s): the last victim has not settled",
+                                          action_to_string(d->action), (int) c->pid, c->name);
+                                break;
+                        }
+                        /* without the checkpoint helper a checkpoint decision falls back to kill */
+                        if (d->action == ACTION_CHECKPOINT) {
+                                Decision k = *d;
+                                k.action = ACTION_KILL;
+                                (void) do_destroy(m, &k, c, "checkpoint unavailable");
+                        } else
+                                (void) do_destroy(m, d, c, reason);
+                        hold = true;
+                        break;
+                default:
+                        break;
+                }
+        }
+        if (!m->opt.dry_run)
+                (void) registry_persist(m->registry);
+}
+
+static void manager_recover(Manager *m, usec_t now) {
+        RecoveryInput in = {
+                .level = m->level, .now = now, .level_since = m->lm.entered_at,
+                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
+                .held = m->held,
+        };
+        struct { pid_t pid; uint64_t starttime; } ids[REGISTRY_MAX];
+        size_t n, k = 0;
+
+        in.n_held = registry_to_held(m->registry, m->held, REGISTRY_MAX);
+        if (in.n_held == 0)
+                return;
+        n = policy_recover(&m->config, &in, m->picks, REGISTRY_MAX);
+        for (size_t i = 0; i < n; i++)
+                if (m->held[m->picks[i]].kind == HELD_FROZEN) {
+                        ids[k].pid = m->held[m->picks[i]].pid;
+                        ids[k++].starttime = m->held[m->picks[i]].starttime;
+                }
+        for (size_t i = 0; i < k; i++) {
+                RegistryEntry *e = registry_find_pid(m->registry, ids[i].pid);
+                if (e && e->starttime == ids[i].starttime)
+                        (void) manager_thaw(m, e, "recovery");
+        }
+        (void) registry_persist(m->registry);
+}
+
+/* Thaw a held process and drop its registry entry; logs the action. */
+int manager_thaw(Manager *m, RegistryEntry *e, const char *reason) {
+        ActionRecord a;
+        char res[160];
+        pid_t pid;
+        uint64_t st;
+        int r;
+
+        if (!e || e->how == REGISTRY_CHECKPOINT)
+                return -ENOENT;
+        a = (ActionRecord) {
+                .action = "thaw", .pid = e->pid, .comm = e->name, .priority = e->priority,
+                .level = level_to_string(m->level), .score = m->score.p, .footprint_kb = e->footprint_kb,
+                .method = registry_how_to_string(e->how), .reason = reason,
+        };
+        r = executor_thaw(m->executor, e->pid, e->starttime, registry_how_freeze_method(e->how), e->cgroup);
+        if (r < 0 && r != -ESRCH && r != -ENOENT) {
+                (void) snprintf(res, sizeof res, "failed: %s", strerror(-r));
+                a.result = res;
+                log_action(&a);
+                return r;
+        }
+        a.result = r == 0 ? "ok" : "gone";
+        log_action(&a);
+        pid = e->pid;
+        st = e->starttime;
+        (void) registry_remove(m->registry, pid, st);
+        return 0;
+}
+
+static size_t count_frozen(Manager *m, size_t *ret_checkpointed) {
+        size_t n = registry_size(m->registry), f = 0;
+
+        for (size_t i = 0; i < n; i++)
+                f += registry_entry(m->registry, i)->how != REGISTRY_CHECKPOINT;
+        *ret_checkpointed = n - f;
+        return f;
+}
+
+static void manager_notify(Manager *m, Level prev) {
+        size_t cp, fr = count_frozen(m, &cp);
+
+        if (m->level != prev)
+                log_notice("Pressure level %s -> %s: score %.3f (psi %.2f swap %.2f gpu %.2f swapio %.2f), "
+                           "stall %.1f%%, trend %+.3f/s, MemAvailable %llu MiB",
+                           level_to_string(prev), level_to_string(m->level), m->score.p, m->score.s_psi,
+                           m->score.s_swap, m->score.s_gpu, m->score.s_swapio, m->score.stall_pct,
+                           m->score.trend, (unsigned long long) (m->mem.mem_available_kb / 1024));
+        (void) sd_notifyf(0, "STATUS=level %s, score %.2f, %zu frozen, %zu checkpointed",
+                          level_to_string(m->level), m->score.p, fr, cp);
+}
+
+int manager_tick(Manager *m) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), next;
+        Level prev = m->level;
+        size_t cp;
+        bool active;
+        int r;
+
+        m->ticks++;
+        m->last_tick = now;
+        r = sense_sample(m, now);
+        if (r < 0) {
+                manager_schedule_tick(m, m->config.fast_tick_usec);
+                return r;
+        }
+        m->target = level_target(&m->config, &m->score);
+        /*
+         * A trigger event is the kernel's own measurement that stall stayed above the trigger over
+         * its whole window: it counts as one observation of the target, this tick's sample as the
+         * next, so the first action follows the event instead of waiting for another tick.
+         */
+        if (m->triggered && m->target > m->level)
+                (void) level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
+        m->triggered = false;
+        m->level = level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
+        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL;
+        if (active) {
+                m->filter.want_gpu = m->level >= LEVEL_ELEVATED;
+                if (manager_scan(m) >= 0)
+                        aggressor_feed(m->aggressor, m->cands, m->n_procs, now);
+        }
+        if (m->level > LEVEL_NORMAL && m->n_procs > 0)
+                manager_act(m, now);
+        else if (m->level == LEVEL_NORMAL) {
+                if (prev > LEVEL_NORMAL)
+                        aggressor_reset(m->aggressor);
+                manager_recover(m, now);
+        }
+        manager_notify(m, prev);
+
+        next = active || count_frozen(m, &cp) > 0 ? m->config.fast_tick_usec : m->config.slow_tick_usec;
+        if (m->confirm_at > now) {
+                next = MIN(next, m->confirm_at - now);
+                m->confirm_at = 0;
+        }
+        manager_schedule_tick(m, next);
+        return 0;
+}

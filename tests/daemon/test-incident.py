@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Integration: mgd against real processes named like a desktop session, with pressure driven
+through a fixture pressure root that this test rewrites.
+
+usage: test-incident.py BUILD_DIR
+"""
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from mgdtest import (MIB, FakePressure, Mgd, Session, Tap, cgroup_frozen, proc_state,  # noqa: E402
+                     wait_for)
+
+CONFIG = """[defaults]
+fast_tick = 200ms
+slow_tick = 500ms
+calm_to_normal = 3s
+calm_step = 1s
+thaw_min_frozen = 1s
+term_grace = 1s
+target_available_pct = 15
+"""
+
+GIB = 1024 * 1024
+
+
+def stopped(p):
+    if getattr(p, 'cgroup', '').endswith('.scope') and cgroup_frozen(p.cgroup):
+        return True
+    return proc_state(p.pid) == 'T'
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    tap = Tap()
+    tmp = tempfile.mkdtemp(prefix='mgd-itest-')
+    fake = FakePressure(os.path.join(tmp, 'p'))
+    sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
+    mgd = None
+    try:
+        protected = [sess.spawn('kwin_wayland', 20), sess.spawn('pipewire', 16),
+                     sess.spawn('wireplumber', 12)]
+        ide = sess.spawn('code', 40)
+        expendable = [sess.spawn('Isolated Web Co', 30), sess.spawn('Isolated Web Co', 30),
+                      sess.spawn('Web Content', 24, scope='app-firefox-tab-1.scope'),
+                      sess.spawn('baloo_file', 30), sess.spawn('DiscoverNotifie', 15)]
+        hog = sess.spawn('node', 20, grow=80, maxmib=900)
+        small = sess.spawn('Web Content', 2)     # under the 10 MB minimum footprint
+        everyone = protected + [ide] + expendable + [hog, small]
+
+        mgd = Mgd(build, tmp, sess.name, fake.root, CONFIG)
+        tap.ok(mgd.start(), 'mgd starts on a fixture pressure root', mgd.text())
+        r = mgd.mgctl('foreground', str(ide.pid))
+        tap.ok(r.returncode == 0, 'mgctl foreground marks the IDE', r.stdout + r.stderr)
+
+        # Calm: nothing happens.
+        time.sleep(1.5)
+        tap.ok(not mgd.actions(), 'no action while calm', mgd.text())
+
+        # Elevated: stall 15 %, MemAvailable under the 15 % target.
+        fake.set(stall=0.15, avail_kb=1 * GIB)
+        ok = wait_for(lambda: all(stopped(p) for p in expendable) and stopped(hog), 5)
+        tap.ok(ok, 'at Elevated every expendable process and the runaway are frozen',
+               '\n'.join(f'{p.comm} {p.pid}: {proc_state(p.pid)}' for p in expendable + [hog]) + '\n' + mgd.text())
+        freezes = mgd.actions('freeze')
+        frozen_pids = {int(f['pid']) for f in freezes if 'result=ok' in f['line']}
+        tap.ok(frozen_pids == {p.pid for p in expendable + [hog]},
+               'exactly the expendables and the runaway were frozen',
+               f'frozen {sorted(frozen_pids)}\n' + '\n'.join(f['line'] for f in freezes))
+        first = [f for f in freezes if 'result=ok' in f['line']]
+        tap.ok(first and int(first[0]['pid']) == hog.pid,
+               'the runaway (a growing prio-50 process) is frozen first',
+               '\n'.join(f['line'] for f in first))
+        tap.ok(any('method=cgroup' in f['line'] and int(f['pid']) == expendable[2].pid for f in freezes)
+               and cgroup_frozen(expendable[2].cgroup),
+               'a process alone in its app scope is frozen with cgroup.freeze',
+               '\n'.join(f['line'] for f in freezes))
+        tap.ok(all(proc_state(p.pid) in ('S', 'R') for p in protected + [ide, small]),
+               'compositor, audio, the foreground IDE and tiny processes are untouched',
+               '\n'.join(f'{p.comm}: {proc_state(p.pid)}' for p in protected + [ide, small]))
+
+        r = mgd.mgctl('list')
+        tap.ok(r.returncode == 0 and all(str(p.pid) in r.stdout for p in expendable + [hog]),
+               'mgctl list shows every frozen process', r.stdout + r.stderr)
+        r = mgd.mgctl('--json', 'status')
+        tap.ok(r.returncode == 0 and '"level"' in r.stdout, 'mgctl --json status answers', r.stdout + r.stderr)
+
+        # Critical: the runaway is the one terminated.
+        fake.set(stall=0.6, avail_kb=int(0.5 * GIB))
+        ok = wait_for(lambda: hog.poll() is not None, 10)
+        tap.ok(ok, 'at Critical the runaway is killed', mgd.text()[-3000:])
+        destructive = [a for a in mgd.actions() if a['action'] in ('kill', 'terminate')]
+        tap.ok(destructive and int(destructive[0]['pid']) == hog.pid,
+               'the first destructive action hits the runaway', '\n'.join(a['line'] for a in destructive))
+        # memory comes back once the hog is gone
+        fake.set(stall=0.0, avail_kb=8 * GIB)
+        tap.ok(all(p.poll() is None for p in protected + [ide]),
+               'no protected process was killed', '')
+
+        # Calm: thawed in batches after the calm period.
+        ok = wait_for(lambda: not any(stopped(p) for p in expendable if p.poll() is None), 12)
+        tap.ok(ok, 'after calm every frozen process is thawed',
+               '\n'.join(f'{p.comm}: {proc_state(p.pid)}' for p in expendable) + mgd.text()[-2000:])
+        thaws = [a for a in mgd.actions('thaw')]
+        tap.ok(len(thaws) >= 1 and all('reason=recovery' in t['line'] for t in thaws),
+               'thaws come from recovery', '\n'.join(t['line'] for t in thaws))
+        never = {p.pid for p in protected + [ide, small]}
+        touched = {int(a['pid']) for a in mgd.actions() if a.get('pid', '').isdigit()}
+        tap.ok(not (never & touched), 'no protected, foreground or tiny process was ever acted on',
+               f'touched {sorted(never & touched)}')
+
+        # SIGTERM thaws everything.
+        fake.set(stall=0.15, avail_kb=1 * GIB)
+        live = [p for p in expendable if p.poll() is None]
+        wait_for(lambda: all(stopped(p) for p in live), 5)
+        rc = mgd.stop(signal.SIGTERM)
+        tap.ok(rc == 0 and not any(stopped(p) for p in live),
+               'SIGTERM thaws everything and exits 0', f'rc={rc}\n' + mgd.text()[-2000:])
+        r = mgd.mgctl('status')
+        tap.ok(r.returncode == 3, 'mgctl status exits 3 when mgd is not running', f'{r.returncode} {r.stderr}')
+
+        # kill -9 with processes frozen: a restart thaws them; a recycled pid is never signalled.
+        tap.ok(mgd.start(), 'mgd restarts', mgd.text()[-2000:])
+        ok = wait_for(lambda: all(stopped(p) for p in live), 5)
+        tap.ok(ok, 'frozen again under pressure', '')
+        mgd.stop(signal.SIGKILL)
+        tap.ok(all(stopped(p) for p in live), 'after kill -9 the processes are still frozen', '')
+        # forge an entry: a live process stopped by the test itself, with the wrong start time
+        decoy = sess.spawn('Web Content', 12)
+        os.kill(decoy.pid, signal.SIGSTOP)
+        wait_for(lambda: proc_state(decoy.pid) == 'T', 2)
+        with open(os.path.join(mgd.state, 'registry'), 'a') as f:
+            f.write(f'pid={decoy.pid} starttime=1 how=sigstop since=1 priority=80 footprint_kb=1 '
+                    f'restore_failures=0 name=Web%20Content\n')
+        fake.set(stall=0.0, avail_kb=8 * GIB)
+        tap.ok(mgd.start(), 'mgd starts after a crash', mgd.text()[-2000:])
+        ok = wait_for(lambda: not any(stopped(p) for p in live), 5)
+        tap.ok(ok, 'a restarted mgd thaws what the crashed one left frozen', mgd.text()[-2000:])
+        tap.ok(proc_state(decoy.pid) == 'T', 'an entry whose start time does not match is never signalled',
+               proc_state(decoy.pid))
+        os.kill(decoy.pid, signal.SIGCONT)
+
+        # the same through mgd-thaw (the unit's ExecStopPost=)
+        fake.set(stall=0.15, avail_kb=1 * GIB)
+        wait_for(lambda: all(stopped(p) for p in live), 5)
+        mgd.stop(signal.SIGKILL)
+        import subprocess
+        r = subprocess.run([os.path.join(build, 'daemon', 'mgd-thaw'), '--state-dir', mgd.state],
+                           capture_output=True, text=True, timeout=20)
+        tap.ok(r.returncode == 0 and not any(stopped(p) for p in live),
+               'mgd-thaw thaws what a killed mgd left frozen', r.stdout + r.stderr)
+        fake.set(stall=0.0, avail_kb=8 * GIB)
+    finally:
+        if mgd:
+            mgd.stop(signal.SIGTERM)
+        fake.close()
+        sess.cleanup()
+    return tap.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Shared pieces of mgd's integration tests: TAP output, a fake pressure root the test rewrites,
+fake desktop processes in a cgroup2 directory of the test's own, and running mgd and mgctl."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MIB = 1024
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, detail=''):
+        self.n += 1
+        if cond:
+            print(f'ok {self.n} - {desc}', flush=True)
+        else:
+            self.failed += 1
+            print(f'not ok {self.n} - {desc}', flush=True)
+            for line in str(detail).splitlines()[-40:]:
+                print(f'# {line}', flush=True)
+        return cond
+
+    def done(self):
+        print(f'1..{self.n}', flush=True)
+        return 1 if self.failed else 0
+
+
+def cgroup2_root():
+    with open('/proc/self/mountinfo') as f:
+        mounts = [l.split() for l in f]
+    roots = []
+    for m in mounts:
+        sep = m.index('-')
+        if m[sep + 1] == 'cgroup2' and m[3] == '/':
+            roots.append(m[4])
+    for pref in ('/sys/fs/cgroup', '/sys/fs/cgroup/unified'):
+        if pref in roots:
+            return pref
+    return roots[0] if roots else None
+
+
+def proc_state(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            s = f.read()
+        return s[s.rindex(')') + 2]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cgroup_frozen(path):
+    try:
+        with open(os.path.join(path, 'cgroup.events')) as f:
+            for line in f:
+                k, v = line.split()
+                if k == 'frozen':
+                    return v == '1'
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def wait_for(pred, timeout, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+class FakePressure:
+    """A pressure root (pressure/memory, meminfo, vmstat) whose stall totals grow at the rate
+    the test sets, rewritten atomically every 100 ms as the kernel's would change."""
+
+    def __init__(self, root, mem_total_kb=16 * 1024 * 1024):
+        self.root = root
+        os.makedirs(os.path.join(root, 'pressure'), exist_ok=True)
+        self.total = mem_total_kb
+        self.avail = mem_total_kb // 2
+        self.stall = 0.0
+        self.some = 0
+        self.full = 0
+        self.lock = threading.RLock()
+        self.stop = False
+        self._write()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def set(self, stall=None, avail_kb=None):
+        with self.lock:
+            if stall is not None:
+                self.stall = stall
+            if avail_kb is not None:
+                self.avail = avail_kb
+        self._write()
+
+    def _atomic(self, name, text):
+        path = os.path.join(self.root, name)
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.rename(tmp, path)
+
+    def _write(self):
+        with self.lock:     # the writer thread and set() share the .tmp names
+            self._write_locked()
+
+    def _write_locked(self):
+        avg = self.stall * 100
+        psi = (f'some avg10={avg:.2f} avg60={avg:.2f} avg300={avg:.2f} total={self.some}\n'
+               f'full avg10={avg * 0.8:.2f} avg60={avg * 0.8:.2f} avg300={avg * 0.8:.2f} total={self.full}\n')
+        mem = (f'MemTotal:       {self.total} kB\nMemFree:        {self.avail // 2} kB\n'
+               f'MemAvailable:   {self.avail} kB\nBuffers:        1000 kB\nCached:         {self.avail // 2} kB\n'
+               f'SwapCached:     0 kB\nActive(file):   1000 kB\nInactive(file): 1000 kB\n'
+               f'AnonPages:      1000 kB\nShmem:          1000 kB\n'
+               f'SwapTotal:      0 kB\nSwapFree:       0 kB\n')
+        self._atomic('pressure/memory', psi)
+        self._atomic('meminfo', mem)
+        self._atomic('vmstat', 'pgmajfault 0\npswpin 0\npswpout 0\nworkingset_refault_anon 0\n'
+                     'workingset_refault_file 0\n')
+
+    def _run(self):
+        last = time.monotonic()
+        while not self.stop:
+            time.sleep(0.1)
+            now = time.monotonic()
+            with self.lock:
+                self.some += int(self.stall * (now - last) * 1e6)
+                self.full += int(self.stall * 0.8 * (now - last) * 1e6)
+                self._write_locked()
+            last = now
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+
+
+class Session:
+    """Fake desktop processes in a cgroup2 directory that only this test uses."""
+
+    def __init__(self, fakeproc):
+        self.fakeproc = fakeproc
+        self.root = cgroup2_root()
+        if not self.root:
+            raise RuntimeError('no cgroup2 mount')
+        self.name = f'mgd-itest-{os.getpid()}'
+        self.dir = os.path.join(self.root, self.name)
+        os.mkdir(self.dir)
+        self.procs = []
+        self.scopes = []
+
+    def spawn(self, name, mib, grow=0, maxmib=0, scope=None, ignore_term=False):
+        target = self.dir
+        if scope:
+            target = os.path.join(self.dir, scope)
+            os.mkdir(target)
+            self.scopes.append(target)
+        args = [self.fakeproc, name, str(mib)]
+        if grow:
+            args += [str(grow), str(maxmib or mib)]
+        if ignore_term:
+            args.append('--ignore-term')
+
+        def enter():
+            with open(os.path.join(target, 'cgroup.procs'), 'w') as f:
+                f.write('0')
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, preexec_fn=enter)
+        p.stdout.readline()
+        p.cgroup = target
+        p.comm = name
+        self.procs.append(p)
+        return p
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGCONT)
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for sc in self.scopes:
+            try:
+                with open(os.path.join(sc, 'cgroup.freeze'), 'w') as f:
+                    f.write('0')
+            except OSError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for sc in self.scopes:
+            wait_for(lambda: not open(os.path.join(sc, 'cgroup.procs')).read().strip(), 5)
+            os.rmdir(sc)
+        wait_for(lambda: not open(os.path.join(self.dir, 'cgroup.procs')).read().strip(), 5)
+        os.rmdir(self.dir)
+
+
+class Mgd:
+    """mgd on a private runtime dir, state dir and configuration, reading the fake pressure."""
+
+    def __init__(self, build, tmp, session, pressure_root, config_text, extra=()):
+        self.build = build
+        self.tmp = tmp
+        self.run_dir = os.path.join(tmp, 'run')
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.run_dir, 0o700)
+        self.state = os.path.join(tmp, 'state')
+        self.sock = os.path.join(self.run_dir, 'mgd.sock')
+        self.config = os.path.join(tmp, 'mgd.conf')
+        with open(self.config, 'w') as f:
+            f.write(config_text)
+        self.log = os.path.join(tmp, 'mgd.log')
+        self.args = [os.path.join(build, 'daemon', 'mgd'), '-v', '--no-helpers', '--no-mlock',
+                     *(['--pressure-root', pressure_root] if pressure_root else []), '--session', session,
+                     '--state-dir', self.state, '--socket', self.sock, '--config', self.config,
+                     '--system-config', os.path.join(tmp, 'no-system.conf'), *extra]
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=self.run_dir)
+        self.env.pop('JOURNAL_STREAM', None)
+        self.p = None
+
+    def start(self):
+        self.logf = open(self.log, 'a')
+        self.p = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf, env=self.env)
+        ok = wait_for(lambda: os.path.exists(self.sock) or self.p.poll() is not None, 10)
+        return ok and self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        if self.p:
+            self.logf.close()
+        return self.p.returncode if self.p else None
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def actions(self, action=None):
+        """Parsed 'action:' lines of the log: dicts with time, action, pid, comm, ... ."""
+        out = []
+        for line in self.text().splitlines():
+            if 'action: ' not in line:
+                continue
+            body = line.split('action: ', 1)[1]
+            words = body.split(' ')
+            d = {'action': words[0], 'line': body}
+            for w in words[1:]:
+                if '=' in w:
+                    k, v = w.split('=', 1)
+                    d.setdefault(k, v)
+            if action is None or d['action'] == action:
+                out.append(d)
+        return out
+
+    def mgctl(self, *args, timeout=10):
+        return subprocess.run([os.path.join(self.build, 'client', 'mgctl'), '--socket', self.sock, *args],
+                              capture_output=True, text=True, timeout=timeout, env=self.env)
