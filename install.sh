@@ -5,18 +5,28 @@
 # service where a systemd user manager runs. Safe to re-run.
 #
 #   ./install.sh [--prefix DIR] [--deps] [--run] [--no-enable]
+#   ./install.sh --privileged [--skip STEP]... [--user NAME]
+#   ./install.sh --privileged --undo
 #
 #   --prefix DIR   where to install (default: ~/.local, or /usr/local when run as root)
 #   --deps         install the build dependencies with apt-get first (needs root)
 #   --run          afterwards, run mgd: through the user service where a user manager runs,
 #                  otherwise in the foreground (Ctrl-C stops it and thaws whatever it froze)
 #   --no-enable    do not enable the user service
+#   --privileged   the opt-in grants (docs/PRIVSEP.md), each step independent, re-runnable:
+#                  group  the mgd group, and NAME (default: you) added to it
+#                  zram   the tmpfiles.d grant on /sys/block/zram*/compact
+#                  helpers  root:mgd 0750 helpers; cap_sys_resource on the PSI helper,
+#                           cap_sys_admin on the swap helper
+#                  criu   cap_checkpoint_restore,cap_sys_ptrace on criu (a criu package update
+#                         resets them: run this step again after upgrading criu)
+#                  Prompts for sudo when not root. --undo removes all of it.
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
 
 prefix=
-deps=0 run=0 enable=1
+deps=0 run=0 enable=1 privileged=0 undo=0 skip=" " target_user=${SUDO_USER:-$(id -un)}
 while [ $# -gt 0 ]; do
         case "$1" in
         --prefix) prefix=$2; shift 2 ;;
@@ -24,13 +34,21 @@ while [ $# -gt 0 ]; do
         --deps) deps=1; shift ;;
         --run) run=1; shift ;;
         --no-enable) enable=0; shift ;;
-        -h|--help) sed -n '4,15p' "$0"; exit 0 ;;
+        --privileged) privileged=1; shift ;;
+        --undo) undo=1; shift ;;
+        --skip) skip+="$2 "; shift 2 ;;
+        --user) target_user=$2; shift 2 ;;
+        -h|--help) sed -n '4,27p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
 done
 
 if [ -z "$prefix" ]; then
         if [ "$(id -u)" -eq 0 ]; then prefix=/usr/local; else prefix=$HOME/.local; fi
+fi
+
+if [ $privileged = 1 ]; then
+        exec bash "$top/units/privileged-setup.sh" "$prefix" "$undo" "$skip" "$target_user"
 fi
 
 if [ $deps = 1 ]; then

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -21,6 +22,7 @@
 #include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
+#include "daemon/privileged.h"
 #include "daemon/registry.h"
 #include "daemon/sense.h"
 
@@ -202,11 +204,27 @@ static void manager_mlock(Manager *m) {
                          (unsigned long long) rl.rlim_cur);
 }
 
+/* mkdir -p of every ancestor of path (not path itself), each new one 0700. */
+static int mkdir_parents_0700(const char *path) {
+        char buf[PATH_MAX];
+
+        if (snprintf(buf, sizeof buf, "%s", path) >= (int) sizeof buf)
+                return -ENAMETOOLONG;
+        for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+                *p = '\0';
+                if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return 0;
+}
+
 static int action_log_open_dir(Manager *m) {
         char dir[PATH_MAX];
 
         if (snprintf(dir, sizeof dir, "%s/log", m->state_dir) >= (int) sizeof dir)
                 return -ENAMETOOLONG;
+        (void) mkdir_parents_0700(dir);
         return action_log_open(dir, m->config.log_keep);
 }
 
@@ -326,6 +344,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
         if (r >= 0)
                 r = sense_setup(m);
         if (r >= 0)
+                r = privileged_start(m);
+        if (r >= 0)
                 r = manager_selftest(m);
         if (r < 0) {
                 manager_free(TAKE_PTR(m));
@@ -340,6 +360,7 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        privileged_stop(m);
         sense_teardown(m);
         m->tick_timer = sd_event_source_disable_unref(m->tick_timer);
         m->ctl = ctl_server_free(m->ctl);

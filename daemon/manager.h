@@ -78,6 +78,7 @@ typedef struct Manager {
         usec_t last_tick;
         usec_t confirm_at;              /* a confirming tick shortly after a trigger event */
         bool triggered;                 /* this tick was run by a PSI trigger event */
+        usec_t trigger_at;              /* the last trigger event not yet followed by an action */
         uint64_t ticks, scans;
 
         /* preallocated for the pressure path */
@@ -103,6 +104,14 @@ typedef struct Manager {
         CtlServer *ctl;
         HelperSet *helpers;
         bool checkpoint_available;
+        bool zram_compact_available;
+        bool swap_reclaim_available;
+        size_t psi_helper_armed;
+        usec_t zram_compact_next;
+        usec_t swap_reclaim_next;
+        /* names whose checkpoint failed this session: killed instead from now on */
+        char checkpoint_failed[16][CAND_NAME_MAX];
+        size_t n_checkpoint_failed;
 
         char last_reload_error[512];
 } Manager;
@@ -120,6 +129,11 @@ void manager_schedule_tick(Manager *m, usec_t delay);
 typedef struct RegistryEntry RegistryEntry;
 int manager_thaw(Manager *m, RegistryEntry *e, const char *reason);
 int manager_reload(Manager *m, char *err, size_t errsize);
+
+void manager_record(Manager *m, const char *action, const Candidate *c, int priority,
+                    uint64_t footprint, const char *method, const char *result, const char *reason);
+int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const char *reason);
+void manager_checkpoint_failed(Manager *m, const char *name);
 
 /* ctl-handlers.c */
 int manager_ctl_start(Manager *m);

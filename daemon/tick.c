@@ -13,6 +13,7 @@
 #include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
+#include "daemon/privileged.h"
 #include "daemon/registry.h"
 #include "daemon/sense.h"
 
@@ -50,8 +51,18 @@ void manager_schedule_tick(Manager *m, usec_t delay) {
                 log_error_errno(r, "Cannot arm the tick timer: %m");
 }
 
+void manager_checkpoint_failed(Manager *m, const char *name) {
+        for (size_t k = 0; k < m->n_checkpoint_failed; k++)
+                if (strcmp(m->checkpoint_failed[k], name) == 0)
+                        return;
+        if (m->n_checkpoint_failed < ELEMENTSOF(m->checkpoint_failed))
+                (void) snprintf(m->checkpoint_failed[m->n_checkpoint_failed++], CAND_NAME_MAX, "%s", name);
+}
+
 void sense_trigger_fired(Manager *m) {
         m->triggered = true;
+        if (!m->trigger_at)
+                m->trigger_at = now_usec(CLOCK_MONOTONIC);
         m->confirm_at = now_usec(CLOCK_MONOTONIC) + CONFIRM_DELAY_USEC;
         manager_schedule_tick(m, 0);
 }
@@ -60,7 +71,7 @@ static const char *method_name(FreezeMethod f) {
         return f == FREEZE_CGROUP ? "cgroup" : f == FREEZE_SIGSTOP ? "sigstop" : NULL;
 }
 
-static void record_action(Manager *m, const char *action, const Candidate *c, int priority,
+void manager_record(Manager *m, const char *action, const Candidate *c, int priority,
                           uint64_t footprint, const char *method, const char *result, const char *reason) {
         ActionRecord a = {
                 .action = action, .pid = c->pid, .comm = c->name, .priority = priority,
@@ -68,6 +79,11 @@ static void record_action(Manager *m, const char *action, const Candidate *c, in
                 .method = method, .result = result, .reason = reason,
         };
         log_action(&a);
+        if (m->trigger_at) {
+                log_info("First action %.1f ms after the PSI trigger event",
+                         (double) (now_usec(CLOCK_MONOTONIC) - m->trigger_at) / USEC_PER_MSEC);
+                m->trigger_at = 0;
+        }
 }
 
 int manager_scan(Manager *m) {
@@ -91,6 +107,10 @@ int manager_scan(Manager *m) {
                 e = registry_find_pid(m->registry, c->pid);
                 if (e && e->starttime == c->starttime)
                         c->frozen = registry_how_freeze_method(e->how);
+                c->majflt = m->procs[i].majflt;
+                for (size_t k = 0; k < m->n_checkpoint_failed; k++)
+                        if (strcmp(m->checkpoint_failed[k], c->name) == 0)
+                                c->checkpoint_failed = true;
         }
         if (m->filter.want_gpu)
                 m->gpu_uma_kb = gpu;
@@ -99,7 +119,7 @@ int manager_scan(Manager *m) {
 
 /* A destructive action is in flight, or the last one has not shown in MemAvailable yet. */
 static bool destructive_hold(Manager *m, usec_t now) {
-        if (executor_busy(m->executor))
+        if (executor_busy(m->executor) || privileged_checkpoint_busy())
                 return true;
         if (now >= m->destructive_settle_until)
                 return false;
@@ -145,7 +165,7 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
         int r;
 
         if (m->opt.dry_run) {
-                record_action(m, "freeze", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
+                manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
                 return 0;
         }
         r = executor_freeze(m->executor, c->pid, c->starttime, &fi);
@@ -154,7 +174,7 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
                 char res[160];
 
                 (void) snprintf(res, sizeof res, "%s: %s", ee->what ?: "freeze", strerror(-r));
-                record_action(m, "freeze", c, d->priority, d->footprint_kb, NULL, res, reason);
+                manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, res, reason);
                 return r;
         }
         e.pid = c->pid;
@@ -170,21 +190,21 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
         if (r < 0 && r != -EEXIST) {
                 /* not recorded means nobody would thaw it: undo the freeze at once */
                 (void) executor_thaw(m->executor, c->pid, c->starttime, fi.method, fi.cgroup);
-                record_action(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method),
+                manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method),
                               "registry full, undone", reason);
                 return r;
         }
-        record_action(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
+        manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
         return 0;
 }
 
-static int do_destroy(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
+int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
         const char *name = d->action == ACTION_KILL ? "kill" : "terminate";
         char res[160];
         int r;
 
         if (m->opt.dry_run) {
-                record_action(m, name, c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
+                manager_record(m, name, c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
                 return 0;
         }
         m->avail_before_destructive = m->mem.mem_available_kb;
@@ -195,10 +215,10 @@ static int do_destroy(Manager *m, const Decision *d, const Candidate *c, const c
         if (r < 0) {
                 const ExecError *ee = executor_last_error(m->executor);
                 (void) snprintf(res, sizeof res, "%s: %s", ee && ee->what ? ee->what : name, strerror(-r));
-                record_action(m, name, c, d->priority, d->footprint_kb, NULL, res, reason);
+                manager_record(m, name, c, d->priority, d->footprint_kb, NULL, res, reason);
                 return r;
         }
-        record_action(m, name, c, d->priority, d->footprint_kb,
+        manager_record(m, name, c, d->priority, d->footprint_kb,
                       d->action == ACTION_KILL ? "SIGKILL" : "SIGTERM", "signalled", reason);
         return 0;
 }
@@ -235,13 +255,17 @@ static void manager_act(Manager *m, usec_t now) {
                                           action_to_string(d->action), (int) c->pid, c->name);
                                 break;
                         }
-                        /* without the checkpoint helper a checkpoint decision falls back to kill */
                         if (d->action == ACTION_CHECKPOINT) {
-                                Decision k = *d;
-                                k.action = ACTION_KILL;
-                                (void) do_destroy(m, &k, c, "checkpoint unavailable");
+                                if (m->opt.dry_run)
+                                        manager_record(m, "checkpoint", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
+                                else if (privileged_checkpoint(m, d, c) < 0) {
+                                        /* no helper, or it is busy: a kill frees the memory now */
+                                        Decision k = *d;
+                                        k.action = ACTION_KILL;
+                                        (void) manager_destroy(m, &k, c, "checkpoint unavailable");
+                                }
                         } else
-                                (void) do_destroy(m, d, c, reason);
+                                (void) manager_destroy(m, d, c, reason);
                         hold = true;
                         break;
                 default:
@@ -265,11 +289,18 @@ static void manager_recover(Manager *m, usec_t now) {
         if (in.n_held == 0)
                 return;
         n = policy_recover(&m->config, &in, m->picks, REGISTRY_MAX);
-        for (size_t i = 0; i < n; i++)
-                if (m->held[m->picks[i]].kind == HELD_FROZEN) {
-                        ids[k].pid = m->held[m->picks[i]].pid;
-                        ids[k++].starttime = m->held[m->picks[i]].starttime;
+        for (size_t i = 0; i < n; i++) {
+                const HeldProcess *h = &m->held[m->picks[i]];
+
+                if (h->kind == HELD_CHECKPOINTED) {
+                        RegistryEntry *e = registry_find_pid(m->registry, h->pid);
+                        if (e && e->starttime == h->starttime && !m->opt.dry_run)
+                                (void) privileged_restore(m, e);
+                        continue;
                 }
+                ids[k].pid = h->pid;
+                ids[k++].starttime = h->starttime;
+        }
         for (size_t i = 0; i < k; i++) {
                 RegistryEntry *e = registry_find_pid(m->registry, ids[i].pid);
                 if (e && e->starttime == ids[i].starttime)
@@ -360,12 +391,17 @@ int manager_tick(Manager *m) {
                 if (manager_scan(m) >= 0)
                         aggressor_feed(m->aggressor, m->cands, m->n_procs, now);
         }
+        if (m->level > LEVEL_NORMAL)
+                privileged_zram_compact(m, now);
         if (m->level > LEVEL_NORMAL && m->n_procs > 0)
                 manager_act(m, now);
         else if (m->level == LEVEL_NORMAL) {
                 if (prev > LEVEL_NORMAL)
                         aggressor_reset(m->aggressor);
+                if (m->target == LEVEL_NORMAL)
+                        m->trigger_at = 0;      /* a trigger that led to nothing */
                 manager_recover(m, now);
+                privileged_swap_reclaim(m, now);
         }
         manager_notify(m, prev);
 
