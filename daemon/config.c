@@ -111,6 +111,8 @@ static const DefaultsKey defaults_keys[] = {
           1, 1e9, "1-1000000000", NULL },
         { "aggressor_window", "aggressor_window_usec", VALUE_USEC, OFF(aggressor_window_usec),
           1 * SEC, 600 * SEC, "1s-10min", NULL },
+        { "aggressor_min_majflt_rate", "aggressor_min_majflt_rate", VALUE_U64, OFF(aggressor_min_majflt_rate),
+          1, 1e9, "1-1000000000", NULL },
         { "thaw_batch", "thaw_batch", VALUE_UNSIGNED, OFF(thaw_batch), 1, 1000, "1-1000", NULL },
         { "restore_batch", "restore_batch", VALUE_UNSIGNED, OFF(restore_batch), 1, 1000, "1-1000", NULL },
         { "thaw_min_frozen", "thaw_min_frozen_usec", VALUE_USEC, OFF(thaw_min_frozen_usec),

@@ -57,16 +57,27 @@ static FootprintTrack *track_new(AggressorTracker *t, pid_t pid, uint64_t startt
         return f;
 }
 
-static void track_push(FootprintTrack *f, uint64_t kb, usec_t now) {
+/*
+ * The kernel's majflt only grows for one (pid, starttime), so a step back means one of the two
+ * readings is wrong, and we cannot tell which: neither the earlier samples nor the low one may be
+ * a baseline (a misread 0 followed by the true count would look like a burst of faults).
+ */
+static void track_push(FootprintTrack *f, uint64_t kb, uint64_t majflt, usec_t now) {
         unsigned last = (f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES;
 
         /* fed twice in one tick: the later reading replaces the earlier one */
         if (f->n > 0 && f->at[last] == now) {
-                f->kb[last] = kb;
-                return;
+                f->head = last;
+                f->n--;
+                f->majflt_n = f->majflt_n > 0 ? f->majflt_n - 1 : 0;
         }
+        if (f->n > 0 && majflt < f->majflt[(f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES])
+                f->majflt_n = 0;
+        else
+                f->majflt_n = MIN(f->majflt_n + 1, (unsigned) AGGRESSOR_SAMPLES);
         f->at[f->head] = now;
         f->kb[f->head] = kb;
+        f->majflt[f->head] = majflt;
         f->head = (f->head + 1) % AGGRESSOR_SAMPLES;
         f->n = MIN(f->n + 1, (unsigned) AGGRESSOR_SAMPLES);
 }
@@ -103,26 +114,52 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
                         f = track_new(t, cand->pid, cand->starttime, now);
                 if (!f)
                         continue;       /* table full of fresher entries: tracked next tick */
-                track_push(f, cand->rss_kb + cand->swap_kb, now);
+                track_push(f, cand->rss_kb + cand->swap_kb, cand->majflt, now);
                 f->seen = now;
         }
 }
 
+/* The ring position of the k-th oldest sample held. */
+static unsigned track_at(const FootprintTrack *f, unsigned k) {
+        return (f->head + AGGRESSOR_SAMPLES - f->n + k) % AGGRESSOR_SAMPLES;
+}
+
+/* The age index of the oldest sample inside the window that is not the newest; f->n if none. */
+static unsigned track_window_start(const FootprintTrack *f, usec_t now, usec_t window) {
+        for (unsigned k = 0; k + 1 < f->n; k++)
+                if (f->at[track_at(f, k)] + window >= now)
+                        return k;
+        return f->n;
+}
+
 /* Footprint growth in KiB/s from the oldest sample inside the window to the newest one. */
 static double track_growth_kbs(const FootprintTrack *f, usec_t now, usec_t window) {
-        unsigned newest = (f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES;
+        unsigned k = track_window_start(f, now, window), first, newest;
 
-        for (unsigned k = 0; k + 1 < f->n; k++) {
-                unsigned i = (f->head + AGGRESSOR_SAMPLES - f->n + k) % AGGRESSOR_SAMPLES;
+        if (k + 1 >= f->n)
+                return 0;
+        first = track_at(f, k);
+        newest = track_at(f, f->n - 1);
+        if (f->at[newest] <= f->at[first] || f->kb[newest] <= f->kb[first])
+                return 0;
+        return (double) (f->kb[newest] - f->kb[first]) * (double) USEC_PER_SEC /
+                (double) (f->at[newest] - f->at[first]);
+}
 
-                if (f->at[i] + window < now)
-                        continue;
-                if (f->at[newest] <= f->at[i] || f->kb[newest] <= f->kb[i])
-                        return 0;
-                return (double) (f->kb[newest] - f->kb[i]) * (double) USEC_PER_SEC /
-                        (double) (f->at[newest] - f->at[i]);
-        }
-        return 0;
+/* Major faults per second from the oldest trusted sample inside the window to the newest one. */
+static double track_majflt_rate(const FootprintTrack *f, usec_t now, usec_t window) {
+        unsigned k = track_window_start(f, now, window), first, newest;
+
+        /* only the newest majflt_n counts are trusted (track_push()) */
+        k = MAX(k, f->n - MIN(f->majflt_n, f->n));
+        if (k + 1 >= f->n)
+                return 0;
+        first = track_at(f, k);
+        newest = track_at(f, f->n - 1);
+        if (f->at[newest] <= f->at[first] || f->majflt[newest] <= f->majflt[first])
+                return 0;
+        return (double) (f->majflt[newest] - f->majflt[first]) * (double) USEC_PER_SEC /
+                (double) (f->at[newest] - f->at[first]);
 }
 
 /* Never the system tier, a protected process or the focused window: tracking them is fine,
@@ -133,7 +170,8 @@ static bool aggressor_eligible(const PolicyConfig *c, const Candidate *cand, pid
         return policy_priority(c, cand, foreground) > PRIORITY_PROTECTED_MAX;
 }
 
-/* No one is growing now: the flagged one holding the most memory stays the aggressor. */
+/* No one is growing or faulting now: the flagged one holding the most memory stays the
+ * aggressor. */
 static ssize_t aggressor_flagged(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands,
                                  size_t n, pid_t foreground) {
         ssize_t best = -1;
@@ -150,29 +188,48 @@ static ssize_t aggressor_flagged(AggressorTracker *t, const PolicyConfig *c, con
         return best;
 }
 
-ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
-                       pid_t foreground, Level level, double trend, usec_t now) {
-        bool rising = trend > 0 || level > LEVEL_NORMAL;
+typedef double (*TrackRate)(const FootprintTrack *f, usec_t now, usec_t window);
+
+/* The eligible candidate with the highest rate, at least min; -1 if there is none. */
+static ssize_t aggressor_fastest(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands,
+                                 size_t n, pid_t foreground, TrackRate rate_of, double min,
+                                 usec_t now) {
         ssize_t best = -1;
         double best_rate = 0;
 
-        t->window_usec = c->aggressor_window_usec;
-        if (!cands)
-                return -1;
-
-        for (size_t i = 0; rising && i < n; i++) {
-                FootprintTrack *f = track_find(t, cands[i].pid, cands[i].starttime);
+        for (size_t i = 0; i < n; i++) {
+                const FootprintTrack *f = track_find(t, cands[i].pid, cands[i].starttime);
                 double rate;
 
                 if (!f)
                         continue;
-                rate = track_growth_kbs(f, now, tracker_window(t));
-                if (rate < (double) c->aggressor_min_growth_kbs || rate <= best_rate)
+                rate = rate_of(f, now, tracker_window(t));
+                if (rate < min || rate <= best_rate)
                         continue;
                 if (!aggressor_eligible(c, &cands[i], foreground))
                         continue;
                 best = (ssize_t) i;
                 best_rate = rate;
+        }
+        return best;
+}
+
+ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                       pid_t foreground, Level level, double trend, usec_t now) {
+        bool rising = trend > 0 || level > LEVEL_NORMAL;
+        ssize_t best = -1;
+
+        t->window_usec = c->aggressor_window_usec;
+        if (!cands)
+                return -1;
+
+        if (rising) {
+                best = aggressor_fastest(t, c, cands, n, foreground, track_growth_kbs,
+                                         (double) c->aggressor_min_growth_kbs, now);
+                /* no runaway: the thrasher, whose refaults are the stall at a stable footprint */
+                if (best < 0)
+                        best = aggressor_fastest(t, c, cands, n, foreground, track_majflt_rate,
+                                                 (double) c->aggressor_min_majflt_rate, now);
         }
 
         if (best >= 0) {

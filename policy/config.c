@@ -48,6 +48,14 @@ void policy_config_defaults(PolicyConfig *c) {
 
                 .aggressor_min_growth_kbs = 16384,
                 .aggressor_window_usec = 5 * USEC_PER_SEC,
+                /*
+                 * A major fault is a page read back from swap or disk. A process thrashing at its
+                 * limit refaults thousands of pages per second (zram serves far more), an idle or
+                 * steady desktop process ~0 over a 5 s window. 200/s is 800 KiB/s of page-ins:
+                 * clear of the background noise, an order of magnitude below a real thrash, and
+                 * about the swap traffic the liveness gate (1000 KiB/s) already calls pressure.
+                 */
+                .aggressor_min_majflt_rate = 200,
 
                 .thaw_batch = 4,
                 .restore_batch = 1,
@@ -146,6 +154,9 @@ static const char *validate_actions(const PolicyConfig *c) {
                 return "aggressor_min_growth_kbs";
         if (c->aggressor_window_usec == 0)
                 return "aggressor_window_usec";
+        /* 0 would make every eligible process with a fault an aggressor */
+        if (c->aggressor_min_majflt_rate == 0)
+                return "aggressor_min_majflt_rate";
         if (c->thaw_batch < 1)
                 return "thaw_batch";
         if (c->restore_batch < 1)

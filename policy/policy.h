@@ -90,6 +90,7 @@ typedef struct PolicyConfig {
         /* aggressor */
         uint64_t aggressor_min_growth_kbs;      /* 16384 KiB/s of footprint growth */
         usec_t aggressor_window_usec;           /* 5 s */
+        uint64_t aggressor_min_majflt_rate;     /* 200 major faults/s, when no one grows */
 
         /* recovery */
         unsigned thaw_batch;            /* 4 per tick */
@@ -213,6 +214,7 @@ typedef struct Candidate {
         int oom_score_adj;
         FreezeMethod frozen;            /* already frozen by mgd, and how */
         bool checkpoint_failed;         /* CRIU failed for this name this session */
+        uint64_t majflt;                /* cumulative major faults, /proc/PID/stat field 12 */
 } Candidate;
 
 /* Tiers the whole tree agrees on (seed's table): 0-19 are never touched by any actuator. */
@@ -295,6 +297,8 @@ typedef struct FootprintTrack {
         unsigned head;
         usec_t at[AGGRESSOR_SAMPLES];
         uint64_t kb[AGGRESSOR_SAMPLES];
+        uint64_t majflt[AGGRESSOR_SAMPLES];     /* the cumulative count, sampled with kb */
+        unsigned majflt_n;              /* newest samples whose counts form a non-decreasing run */
         usec_t seen;                    /* last tick it was fed */
         bool flagged;                   /* was the aggressor during this incident */
 } FootprintTrack;
@@ -305,14 +309,25 @@ typedef struct AggressorTracker {
 } AggressorTracker;
 
 void aggressor_init(AggressorTracker *t);
-/* Feed this tick's candidates (footprint = rss + swap). Entries not fed for 2 windows are dropped. */
+/*
+ * Feed this tick's candidates (footprint = rss + swap, and the major fault count). Entries not fed
+ * for 2 windows are dropped.
+ */
 void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_t now);
 /*
- * The runaway: the eligible candidate (priority >= 20, not protected, not the foreground) whose
- * footprint grew fastest over the window, at least aggressor_min_growth_kbs, while pressure rises
- * (trend > 0) or the level is above Normal. Once picked it stays flagged until aggressor_reset()
- * (the daemon calls it when the level returns to Normal), so a frozen runaway that stopped growing
- * is still the first to be checkpointed or killed at Critical. Returns an index into cands or -1.
+ * The runaway, among the eligible candidates (priority >= 20, not protected, not the foreground),
+ * while pressure rises (trend > 0) or the level is above Normal:
+ *   1. the one whose footprint grew fastest over the window, at least aggressor_min_growth_kbs;
+ *   2. if no one grows that fast, the one with the highest major fault rate over the window, at
+ *      least aggressor_min_majflt_rate: "the process that causes the swapping" (earlyoom#197).
+ *      A process thrashing at a stable footprint (at its cgroup limit, the rest in swap) never
+ *      grows, yet its refaults are the stall. Growth still comes first, because a grower's
+ *      victims fault too. A fault count that went backwards is no baseline: the rate restarts
+ *      from the sample after it, and a recycled pid (other starttime) starts with no history.
+ * Once picked it stays flagged until aggressor_reset() (the daemon calls it when the level returns
+ * to Normal), so a frozen runaway that stopped growing or faulting is still the first to be
+ * checkpointed or killed at Critical; with no one growing or faulting now, the flagged eligible
+ * candidate with the largest footprint is returned. Returns an index into cands or -1.
  */
 ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
                        pid_t foreground, Level level, double trend, usec_t now);

@@ -6,7 +6,7 @@
 #define SEC USEC_PER_SEC
 #define T0 (5000 * SEC)
 
-static AggressorTracker tracker;        /* 150 KiB: static, as the daemon holds it */
+static AggressorTracker tracker;        /* 240 KiB: static, as the daemon holds it */
 
 /* Feed `ticks` ticks one second apart; cands[grow] gains `mib_per_tick` each tick (-1: none). */
 static usec_t feed_ticks(Candidate *cands, size_t n, ssize_t grow, uint64_t mib_per_tick, usec_t from,
@@ -291,6 +291,259 @@ START_TEST(test_pid_zero_ignored) {
 }
 END_TEST
 
+/*
+ * Feed `ticks` ticks one second apart at a stable footprint; cands[thrash] takes `faults_per_tick`
+ * major faults each tick (-1: none), every other candidate one (quiet processes fault now and then).
+ */
+static usec_t feed_faults(Candidate *cands, size_t n, ssize_t thrash, uint64_t faults_per_tick,
+                          usec_t from, unsigned ticks) {
+        for (unsigned k = 0; k < ticks; k++) {
+                for (size_t i = 0; k > 0 && i < n; i++)
+                        cands[i].majflt += (ssize_t) i == thrash ? faults_per_tick : 1;
+                aggressor_feed(&tracker, cands, n, from + k * SEC);
+        }
+        return from + (ticks - 1) * SEC;
+}
+
+static bool plan_has_destructive(const Decision *d, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (d[i].action != ACTION_FREEZE)
+                        return true;
+        return false;
+}
+
+/*
+ * The incident on this host: a normal-tier hog at its cgroup limit (rss stable, the rest in swap)
+ * thrashing at thousands of major faults per second, with plenty of global MemAvailable. It is
+ * the aggressor and is frozen first at Elevated, High and Emergency, with no deficit to cover.
+ */
+START_TEST(test_thrasher_at_stable_footprint_frozen_first) {
+        static const Level levels[] = { LEVEL_ELEVATED, LEVEL_HIGH, LEVEL_EMERGENCY };
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "Web Content", 400, 0),
+                test_cand(2, "baloo_file", 300, 0),
+                test_cand(3, "konsole", 90, 0),
+                test_cand(4, "firefox", 700, 0),
+                test_cand(5, "hog", 256, 300),          /* no rule: default priority 50 */
+                test_cand(6, "kwin_wayland", 350, 0),
+        };
+        PlanInput in = { .mem = test_mem(8000), .cands = cands, .n_cands = ELEMENTSOF(cands) };
+        Decision d[16];
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        now = feed_faults(cands, ELEMENTSOF(cands), 4, 4000, T0, 4);
+
+        for (size_t l = 0; l < ELEMENTSOF(levels); l++) {
+                size_t n;
+
+                aggressor_reset(&tracker);
+                in.level = levels[l];
+                in.aggressor = aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, levels[l], 0, now);
+                ck_assert_int_eq(in.aggressor, 4);
+
+                n = policy_plan(&c, &in, d, 16);
+                ck_assert_uint_eq(n, 3);        /* the hog, Web Content, baloo_file */
+                ck_assert_int_eq(d[0].pid, 5);
+                ck_assert_int_eq(d[0].action, ACTION_FREEZE);
+                ck_assert(d[0].aggressor);
+                ck_assert(!plan_has_destructive(d, n));
+        }
+        test_rules_free(&r);
+}
+END_TEST
+
+/* Growth is the first criterion: a runaway beats a faster thrasher (often its victim). */
+START_TEST(test_growth_beats_faults) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "hog", 512, 400),
+                test_cand(2, "node", 200, 0),
+        };
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        for (unsigned k = 0; k < 4; k++) {
+                cands[0].majflt += 20000;
+                cands[1].rss_kb += 100 * MIB;
+                aggressor_feed(&tracker, cands, 2, T0 + k * SEC);
+        }
+        now = T0 + 3 * SEC;
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now), 1);
+
+        /* growing too slowly to count: the thrasher is the one */
+        aggressor_init(&tracker);
+        for (unsigned k = 0; k < 4; k++) {
+                cands[0].majflt += 20000;
+                cands[1].rss_kb += 8 * MIB;
+                aggressor_feed(&tracker, cands, 2, T0 + k * SEC);
+        }
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now), 0);
+        test_rules_free(&r);
+}
+END_TEST
+
+/* Never the system tier, a [protect] entry or the focused window, however hard they thrash. */
+START_TEST(test_thrasher_never_protected_or_foreground) {
+        static const RuleSpec protect[] = {
+                { .name = "vpn", .pattern = "^openvpn$", .protect = true, .checkpoint = -1 },
+        };
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "kwin_wayland", 400, 200),
+                test_cand(2, "openvpn", 400, 200),
+                test_cand(3, "rustrover", 400, 200),
+                test_cand(4, "cargo", 100, 0),
+        };
+        usec_t now = T0;
+
+        test_config(&c, &r);
+        c.rules = test_rules_add(&r, protect, 1);
+        c.n_rules = r.n;
+        aggressor_init(&tracker);
+        for (unsigned k = 0; k < 4; k++, now += SEC) {
+                cands[0].majflt += 9000;
+                cands[1].majflt += 8000;
+                cands[2].majflt += 7000;
+                aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now);
+        }
+        now -= SEC;
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_EMERGENCY, 1,
+                                        now), -1);
+        /* not in the foreground any more: the IDE (prio 35) may be the thrasher */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_HIGH, 1, now), 2);
+
+        /* a slower eligible thrasher is picked over the faster ineligible ones */
+        aggressor_init(&tracker);
+        for (unsigned k = 0; k < 4; k++, now += SEC) {
+                cands[0].majflt += 9000;
+                cands[1].majflt += 8000;
+                cands[2].majflt += 7000;
+                cands[3].majflt += 300;
+                aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now);
+        }
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_HIGH, 1,
+                                        now - SEC), 3);
+        test_rules_free(&r);
+}
+END_TEST
+
+START_TEST(test_majflt_threshold_and_gate) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cand = test_cand(9, "hog", 256, 300);
+        usec_t now;
+
+        test_config(&c, &r);
+        ck_assert_uint_eq(c.aggressor_min_majflt_rate, 200);
+        aggressor_init(&tracker);
+        now = feed_faults(&cand, 1, 0, 199, T0, 6);     /* 199/s < 200/s */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_EMERGENCY, 1, now), -1);
+
+        aggressor_init(&tracker);
+        now = feed_faults(&cand, 1, 0, 200, T0, 6);
+        /* Normal and pressure not rising: no one is flagged */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0, now), -1);
+        /* rising pressure at Normal, or any level above it, is enough */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0.01, now), 0);
+        aggressor_reset(&tracker);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_ELEVATED, 0, now), 0);
+
+        /* the threshold is the configured one */
+        aggressor_reset(&tracker);
+        c.aggressor_min_majflt_rate = 201;
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+
+        /* faults that ended longer ago than the window are history */
+        c.aggressor_min_majflt_rate = 200;
+        aggressor_init(&tracker);
+        now = feed_faults(&cand, 1, 0, 5000, T0, 2);
+        now = feed_faults(&cand, 1, -1, 0, now + SEC, 6);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+        test_rules_free(&r);
+}
+END_TEST
+
+/* Feed one tick with this major fault count; true if cand was picked. */
+static bool fault_tick(const PolicyConfig *c, Candidate *cand, uint64_t majflt, usec_t now) {
+        cand->majflt = majflt;
+        aggressor_feed(&tracker, cand, 1, now);
+        return aggressor_pick(&tracker, c, cand, 1, 0, LEVEL_HIGH, 1, now) == 0;
+}
+
+/*
+ * A count that goes backwards is a misread (or a reset): neither the old counts nor the low one are
+ * a baseline, however long the low one stays in the window. A recycled pid starts from nothing.
+ */
+START_TEST(test_majflt_counter_reset) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cand = test_cand(7, "hog", 256, 300), fresh;
+        usec_t now = T0;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        ck_assert(!fault_tick(&c, &cand, 50000, now));
+        ck_assert(!fault_tick(&c, &cand, 0, now += SEC));             /* a misread 0 */
+        for (unsigned k = 0; k < 8; k++)                                /* the true, idle count */
+                ck_assert(!fault_tick(&c, &cand, 50000, now += SEC));
+
+        /* the same within one tick: the later, lower reading replaces the earlier one */
+        ck_assert(!fault_tick(&c, &cand, 50000, now += SEC));
+        ck_assert(!fault_tick(&c, &cand, 0, now));
+        for (unsigned k = 0; k < 8; k++)
+                ck_assert(!fault_tick(&c, &cand, 50000, now += SEC));
+
+        /* the counting goes on after a step back: a real thrash is seen again */
+        ck_assert(fault_tick(&c, &cand, 54000, now += SEC));
+
+        /* a recycled pid with a far higher count is another process, with no history */
+        fresh = cand;
+        fresh.starttime = cand.starttime + 999;
+        ck_assert(!fault_tick(&c, &fresh, 900000, now += SEC));
+        ck_assert(!fault_tick(&c, &fresh, 900000, now += SEC));
+        test_rules_free(&r);
+}
+END_TEST
+
+/* Picked for its faults, it stays flagged after it stops (frozen), and goes first at Critical. */
+START_TEST(test_thrasher_stays_flagged) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = { test_cand(1, "Web Content", 400, 0), test_cand(3, "hog", 256, 300) };
+        PlanInput in = {
+                .level = LEVEL_CRITICAL, .mem = test_mem(1000), .cands = cands, .n_cands = 2,
+        };
+        Decision d[4];
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        now = feed_faults(cands, 2, 1, 3000, T0, 4);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0.1, now), 1);
+
+        /* frozen: no more faults; a minute later it is still the one */
+        cands[1].frozen = FREEZE_CGROUP;
+        now = feed_faults(cands, 2, -1, 0, now + SEC, 60);
+        in.aggressor = aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, -0.01, now);
+        ck_assert_int_eq(in.aggressor, 1);
+        ck_assert_uint_ge(policy_plan(&c, &in, d, 4), 1);
+        ck_assert_int_eq(d[0].pid, 3);
+        ck_assert_int_eq(d[0].action, ACTION_KILL);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_NORMAL, 0, now), 1);
+
+        aggressor_reset(&tracker);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now), -1);
+        test_rules_free(&r);
+}
+END_TEST
+
 static Suite *policy_aggressor_suite(void) {
         Suite *s = suite_create("policy-aggressor");
         TCase *tc = tcase_create("aggressor");
@@ -305,6 +558,12 @@ static Suite *policy_aggressor_suite(void) {
         tcase_add_test(tc, test_unfed_entries_expire);
         tcase_add_test(tc, test_table_full);
         tcase_add_test(tc, test_pid_zero_ignored);
+        tcase_add_test(tc, test_thrasher_at_stable_footprint_frozen_first);
+        tcase_add_test(tc, test_growth_beats_faults);
+        tcase_add_test(tc, test_thrasher_never_protected_or_foreground);
+        tcase_add_test(tc, test_majflt_threshold_and_gate);
+        tcase_add_test(tc, test_majflt_counter_reset);
+        tcase_add_test(tc, test_thrasher_stays_flagged);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -62,6 +62,7 @@ START_TEST(test_defaults) {
         ck_assert_double_eq_tol(c.kill_swap_ratio, 0.5, 1e-9);
         ck_assert_uint_eq(c.aggressor_min_growth_kbs, 16384);
         ck_assert_uint_eq(c.aggressor_window_usec, 5 * USEC_PER_SEC);
+        ck_assert_uint_eq(c.aggressor_min_majflt_rate, 200);
         ck_assert_uint_eq(c.thaw_batch, 4);
         ck_assert_uint_eq(c.restore_batch, 1);
         ck_assert_uint_eq(c.thaw_min_frozen_usec, 10 * USEC_PER_SEC);
@@ -116,6 +117,7 @@ static void bad_emerg_max(PolicyConfig *c) { c->emergency_max_destructive = 0; }
 static void bad_ratio(PolicyConfig *c) { c->kill_swap_ratio = 1.1; }
 static void bad_growth(PolicyConfig *c) { c->aggressor_min_growth_kbs = 0; }
 static void bad_aggr_window(PolicyConfig *c) { c->aggressor_window_usec = 0; }
+static void bad_majflt_rate(PolicyConfig *c) { c->aggressor_min_majflt_rate = 0; }
 static void bad_thaw(PolicyConfig *c) { c->thaw_batch = 0; }
 static void bad_restore(PolicyConfig *c) { c->restore_batch = 0; }
 static void bad_fast(PolicyConfig *c) { c->fast_tick_usec = 0; }
@@ -147,6 +149,7 @@ static const BadValue bad_values[] = {
         { "kill_swap_ratio", bad_ratio },
         { "aggressor_min_growth_kbs", bad_growth },
         { "aggressor_window_usec", bad_aggr_window },
+        { "aggressor_min_majflt_rate", bad_majflt_rate },
         { "thaw_batch", bad_thaw },
         { "restore_batch", bad_restore },
         { "fast_tick_usec", bad_fast },
