@@ -12,11 +12,14 @@
  * by the cap or the deficit falls back to a freeze when it is freezable.
  *
  *   Elevated   prio >= 60, or the aggressor                     -> FREEZE
- *   High       as Elevated; and prio >= 80 already frozen       -> KILL (destructive)
+ *   High       as Elevated; and prio >= 80 already frozen,
+ *              or the aggressor already frozen                  -> KILL (destructive)
  *              Freezing stops growth but frees nothing. An expendable-heavy process that is
  *              already frozen while pressure kept rising holds memory for no one, and a stopped
  *              process cannot run a SIGTERM handler, hence KILL. A running one (rustc at 85) is
  *              only frozen: killing a compiler for its tier alone was upstream's §17.15 bug.
+ *              The frozen runaway is the first of these victims: it caused the pressure, the
+ *              frozen tabs behind it did not.
  *   Critical   checkpoint if the helper is available, CRIU did not fail for it, and the matching
  *              app entry says checkpoint = 1, or it is unset and prio is 20-79
  *                                                               -> CHECKPOINT
@@ -69,13 +72,13 @@ static bool plan_wants_checkpoint(const PlanEnv *e, const Candidate *cand, int p
         return prio <= CHECKPOINT_DEFAULT_MAX;
 }
 
-static Action plan_destructive(const PlanEnv *e, const Candidate *cand, int prio) {
+static Action plan_destructive(const PlanEnv *e, const Candidate *cand, int prio, bool aggressor) {
         uint64_t total = cand->rss_kb + cand->swap_kb;
         double swap_ratio = total > 0 ? (double) cand->swap_kb / (double) total : 0;
 
         switch (e->in->level) {
         case LEVEL_HIGH:
-                return prio >= PRIORITY_HEAVY_MIN && cand->frozen != FREEZE_NONE ?
+                return (prio >= PRIORITY_HEAVY_MIN || aggressor) && cand->frozen != FREEZE_NONE ?
                         ACTION_KILL : ACTION_NONE;
         case LEVEL_CRITICAL:
                 if (plan_wants_checkpoint(e, cand, prio))
@@ -147,7 +150,7 @@ static bool plan_intent(const PlanEnv *e, size_t i, Decision *ret) {
                 .index = i,
                 .pid = cand->pid,
                 .starttime = cand->starttime,
-                .action = plan_destructive(e, cand, prio),
+                .action = plan_destructive(e, cand, prio, aggressor),
                 .priority = prio,
                 .footprint_kb = plan_footprint(e, cand),
                 .aggressor = aggressor,

@@ -546,6 +546,20 @@ START_TEST(test_aggressor) {
         n = policy_plan(&c, &in, d, MAXD);
         ck_assert_ptr_null(find(d, n, 2));
 
+        /* High with the runaway frozen and a frozen heavy notifier: the runaway is the one killed */
+        in.level = LEVEL_HIGH;
+        cands[0].frozen = FREEZE_SIGSTOP;
+        n = policy_plan(&c, &in, d, MAXD);
+        ck_assert_int_eq(d[0].pid, 2);
+        ck_assert_int_eq(d[0].action, ACTION_KILL);
+        ck_assert_ptr_null(find(d, n, 1));     /* one victim at a time; already frozen */
+        in.aggressor = -1;
+        n = policy_plan(&c, &in, d, MAXD);
+        ck_assert_int_eq(action_of(d, n, 1), ACTION_KILL);
+        ck_assert_ptr_null(find(d, n, 2));     /* a frozen prio-55 process that is no aggressor */
+        in.aggressor = 1;
+        cands[0].frozen = FREEZE_NONE;
+
         /* Critical: the first and only victim, ahead of the prio-90 notifier */
         in.level = LEVEL_CRITICAL;
         in.checkpoint_available = true;
