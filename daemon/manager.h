@@ -96,6 +96,15 @@ typedef struct Manager {
         usec_t destructive_settle_until;
         uint64_t avail_before_destructive;
 
+        unsigned active_scans;          /* consecutive ticks that scanned: the aggressor needs 2 */
+        struct {                        /* who the destructive actions in flight are for */
+                pid_t pid;
+                char name[CAND_NAME_MAX];
+                int priority;
+                uint64_t footprint_kb;
+        } victims[8];
+        unsigned next_victim;
+
         pid_t foreground;
         uint64_t foreground_starttime;
 

@@ -132,7 +132,7 @@ static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
         RegistryEntry *e = registry_find_pid(m->registry, res->pid);
         ActionRecord a = {
                 .action = res->action == ACTION_KILL ? "kill" : "terminate", .pid = res->pid,
-                .level = level_to_string(m->level), .score = m->score.p,
+                .level = level_to_string(m->level), .score = m->score.p, .comm = "",
         };
         char result[160];
 
@@ -143,7 +143,13 @@ static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
         else
                 (void) snprintf(result, sizeof result, "%s: %s", res->what ?: "wait", strerror(-res->error));
         a.result = result;
-        a.comm = e ? e->name : "";
+        for (size_t i = 0; i < ELEMENTSOF(m->victims); i++)
+                if (m->victims[i].pid == res->pid) {
+                        a.comm = m->victims[i].name;
+                        a.priority = m->victims[i].priority;
+                        a.footprint_kb = m->victims[i].footprint_kb;
+                        m->victims[i].pid = 0;
+                }
         log_action(&a);
         if (res->mrelease_error == -ENOSYS)
                 log_info("process_mrelease() is not available on this kernel: a killed process's "
@@ -208,6 +214,11 @@ int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const cha
                 return 0;
         }
         m->avail_before_destructive = m->mem.mem_available_kb;
+        m->victims[m->next_victim].pid = c->pid;
+        (void) snprintf(m->victims[m->next_victim].name, CAND_NAME_MAX, "%s", c->name);
+        m->victims[m->next_victim].priority = d->priority;
+        m->victims[m->next_victim].footprint_kb = d->footprint_kb;
+        m->next_victim = (m->next_victim + 1) % ELEMENTSOF(m->victims);
         if (d->action == ACTION_KILL)
                 r = executor_kill(m->executor, c->pid, c->starttime, on_exec_done, m);
         else
@@ -232,7 +243,12 @@ static void manager_act(Manager *m, usec_t now) {
                 .foreground = m->foreground,
                 .checkpoint_available = m->checkpoint_available,
         };
-        bool hold = destructive_hold(m, now);
+        /*
+         * The first scan of an incident has no history, so the runaway cannot be told yet and
+         * the plan's first victim would be picked by tier alone: freeze now, kill from the next
+         * (confirming) tick on, when the aggressor is known.
+         */
+        bool hold = destructive_hold(m, now) || m->active_scans < 2;
         size_t n;
 
         in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
@@ -388,9 +404,12 @@ int manager_tick(Manager *m) {
         active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL;
         if (active) {
                 m->filter.want_gpu = m->level >= LEVEL_ELEVATED;
-                if (manager_scan(m) >= 0)
+                if (manager_scan(m) >= 0) {
                         aggressor_feed(m->aggressor, m->cands, m->n_procs, now);
-        }
+                        m->active_scans++;
+                }
+        } else
+                m->active_scans = 0;
         if (m->level > LEVEL_NORMAL)
                 privileged_zram_compact(m, now);
         if (m->level > LEVEL_NORMAL && m->n_procs > 0)

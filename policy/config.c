@@ -31,7 +31,7 @@ void policy_config_defaults(PolicyConfig *c) {
                         [LEVEL_EMERGENCY] = 0.40,
                 },
                 .liveness_stall_pct = 1.0,
-                .liveness_swapio_kbs = 1000,
+                .liveness_swapio_kbs = 0,      /* off: see level_target() */
                 .swapio_full_scale_kbs = 51200,
 
                 .spike_trend = 0.08,

@@ -34,7 +34,13 @@ Level level_target(const PolicyConfig *c, const Score *s) {
          * whether anyone waits for it. Without real stall or swap traffic the machine is fine,
          * however full the (idle) zram is, and no level above Normal may be pinned by it.
          */
-        if (!(s->stall_pct >= c->liveness_stall_pct) && !(s->swapio_kbs >= c->liveness_swapio_kbs))
+        /*
+         * Swap traffic alone opens the gate only when liveness_swapio_kbs is set (default off):
+         * processes thawed after an incident page their memory back in at megabytes per second
+         * without anyone stalling, and counting that as pressure froze them again at once.
+         */
+        if (!(s->stall_pct >= c->liveness_stall_pct) &&
+            !(c->liveness_swapio_kbs > 0 && s->swapio_kbs >= c->liveness_swapio_kbs))
                 return LEVEL_NORMAL;
 
         for (Level l = LEVEL_EMERGENCY; l > LEVEL_NORMAL; l--)

@@ -48,7 +48,7 @@ START_TEST(test_defaults) {
         ck_assert_double_eq_tol(c.level_threshold[LEVEL_CRITICAL], 0.25, 1e-9);
         ck_assert_double_eq_tol(c.level_threshold[LEVEL_EMERGENCY], 0.40, 1e-9);
         ck_assert_double_eq_tol(c.liveness_stall_pct, 1.0, 1e-9);
-        ck_assert_double_eq_tol(c.liveness_swapio_kbs, 1000, 1e-9);
+        ck_assert_double_eq_tol(c.liveness_swapio_kbs, 0, 1e-9);
         ck_assert_double_eq_tol(c.swapio_full_scale_kbs, 51200, 1e-9);
         ck_assert_double_eq_tol(c.spike_trend, 0.08, 1e-9);
         ck_assert_uint_eq(c.escalate_ticks, 2);

@@ -9,6 +9,7 @@
 typedef struct TargetCase {
         double p, stall_pct, swapio_kbs;
         Level expect;
+        double live_io;                 /* liveness_swapio_kbs, 0 = the default (off) */
 } TargetCase;
 
 static const TargetCase target_cases[] = {
@@ -25,8 +26,13 @@ static const TargetCase target_cases[] = {
         { 0.20, 0, 0, LEVEL_NORMAL },
         { 1.00, 0.99, 999, LEVEL_NORMAL },
         { 0.20, 1.0, 0, LEVEL_HIGH },           /* 1 % stall is real */
-        { 0.20, 0, 1000, LEVEL_HIGH },          /* so is 1 MB/s of swap traffic */
-        { 0.45, 0, 5000, LEVEL_EMERGENCY },
+        /* swap traffic without stall (pages of thawed processes coming back) is not pressure... */
+        { 0.20, 0, 1000, LEVEL_NORMAL },
+        { 0.45, 0, 5000, LEVEL_NORMAL },
+        /* ...unless the gate is configured to count it */
+        { 0.20, 0, 1000, LEVEL_HIGH, 1000 },
+        { 0.45, 0, 5000, LEVEL_EMERGENCY, 1000 },
+        { 0.45, 0, 999, LEVEL_NORMAL, 1000 },
 };
 
 START_TEST(test_level_target) {
@@ -35,6 +41,7 @@ START_TEST(test_level_target) {
         Score s = { .p = t->p, .stall_pct = t->stall_pct, .swapio_kbs = t->swapio_kbs };
 
         policy_config_defaults(&c);
+        c.liveness_swapio_kbs = t->live_io;
         ck_assert_msg(level_target(&c, &s) == t->expect, "case %d: p=%.3f got %s want %s", _i, t->p,
                       level_to_string(level_target(&c, &s)), level_to_string(t->expect));
 }
