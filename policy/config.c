@@ -188,6 +188,10 @@ int policy_config_validate(const PolicyConfig *c, const char **ret_what) {
         return what ? -EINVAL : 0;
 }
 
+uint64_t policy_thaw_reserve_kb(const PolicyConfig *c, uint64_t mem_total_kb) {
+        return policy_target_available_kb(c, mem_total_kb) / 2;
+}
+
 uint64_t policy_target_available_kb(const PolicyConfig *c, uint64_t mem_total_kb) {
         uint64_t pct;
 

@@ -119,6 +119,13 @@ int policy_config_validate(const PolicyConfig *c, const char **ret_what);
 int policy_rule_validate(const Rule *r, const char **ret_what);
 /* The MemAvailable target in KiB for this MemTotal (explicit pct, or the RAM-scaled default). */
 uint64_t policy_target_available_kb(const PolicyConfig *c, uint64_t mem_total_kb);
+/*
+ * The reserve recovery keeps free: half the target. A frozen process's resident pages are already
+ * outside MemAvailable, so a thaw needs room only for what it faults back; demanding the whole
+ * target on top left processes frozen for good on a machine that settled just below the target
+ * without any stall.
+ */
+uint64_t policy_thaw_reserve_kb(const PolicyConfig *c, uint64_t mem_total_kb);
 
 /* ---- pressure score ---------------------------------------------------------------------- */
 
@@ -366,7 +373,7 @@ typedef struct RecoveryInput {
  * What to thaw or restore this tick: nothing unless the level is Normal; most important first
  * (lowest priority value, ties: oldest first); frozen entries younger than thaw_min_frozen_usec
  * and checkpoints with POLICY_RESTORE_FAILURES_MAX failures are skipped; at most thaw_batch thaws
- * and restore_batch restores; each gated on MemAvailable covering the target plus its footprint
+ * and restore_batch restores; each gated on MemAvailable covering the thaw reserve plus its footprint
  * (cumulative over the batch). An entry that does not fit is skipped, not a barrier, so one huge
  * frozen process cannot hold back every smaller one. Writes indexes into in->held; returns how many.
  */

@@ -5,8 +5,8 @@
 /*
  * Bringing processes back is what pushes a recovered machine straight into pressure again, so
  * it only happens at Normal (which the level machine reaches after a full calm period), a few
- * per tick, and each only when MemAvailable still covers the target plus what the process may
- * bring back with it. Upstream thawed in hash order with a gate that ignored the process's own
+ * per tick, and each only when MemAvailable still covers the reserve (policy_thaw_reserve_kb())
+ * plus what the process may bring back with it. Upstream thawed in hash order with a gate that ignored the process's own
  * size, and retried failed restores forever; neither is repeated here.
  */
 
@@ -46,7 +46,7 @@ static ssize_t recover_next(const PolicyConfig *c, const RecoveryInput *in, ssiz
         return best;
 }
 
-/* MemAvailable − granted ≥ target + footprint, without unsigned wrap-around. */
+/* MemAvailable − granted ≥ reserve + footprint, without unsigned wrap-around. */
 static bool recover_fits(uint64_t available, uint64_t target, uint64_t granted, uint64_t footprint) {
         uint64_t room;
 
@@ -65,7 +65,7 @@ size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *ou
 
         if (in->level != LEVEL_NORMAL || !in->held || max == 0)
                 return 0;
-        target = policy_target_available_kb(c, in->mem.mem_total_kb);
+        target = policy_thaw_reserve_kb(c, in->mem.mem_total_kb);
 
         for (ssize_t i = recover_next(c, in, -1); i >= 0 && n < max; i = recover_next(c, in, i)) {
                 const HeldProcess *h = &in->held[i];

@@ -228,7 +228,7 @@ START_TEST(test_incident_no_thaw_when_headroom_short) {
         uint64_t target;
 
         policy_config_defaults(&c);
-        target = policy_target_available_kb(&c, MEM_TOTAL_KB);
+        target = policy_thaw_reserve_kb(&c, MEM_TOTAL_KB);
 
         /* MemAvailable right at the target: no room for anyone, however small */
         in.mem.mem_available_kb = target;

@@ -120,7 +120,7 @@ START_TEST(test_batch_caps) {
 }
 END_TEST
 
-/* Each one needs MemAvailable − what this batch already granted ≥ target + its footprint. */
+/* Each one needs MemAvailable − what this batch already granted ≥ the reserve + its footprint. */
 START_TEST(test_headroom_gate) {
         PolicyConfig c;
         HeldProcess held[] = {
@@ -133,7 +133,7 @@ START_TEST(test_headroom_gate) {
         size_t out[MAXO];
 
         policy_config_defaults(&c);
-        target = policy_target_available_kb(&c, in.mem.mem_total_kb);
+        target = policy_thaw_reserve_kb(&c, in.mem.mem_total_kb);
 
         in.mem.mem_available_kb = target + 250 * MIB;   /* room for two */
         ck_assert_uint_eq(policy_recover(&c, &in, out, MAXO), 2);
@@ -142,8 +142,14 @@ START_TEST(test_headroom_gate) {
         ck_assert_uint_eq(out[0], 0);
         in.mem.mem_available_kb = target + 100 * MIB - 1;
         ck_assert_uint_eq(policy_recover(&c, &in, out, MAXO), 0);
-        in.mem.mem_available_kb = target / 2;           /* below the target itself */
+        in.mem.mem_available_kb = target / 2;           /* below the reserve itself */
         ck_assert_uint_eq(policy_recover(&c, &in, out, MAXO), 0);
+
+        /* the reserve is half the plan's target: a machine that settled just below the target
+         * without stall still gets its frozen processes back */
+        ck_assert_uint_eq(target, policy_target_available_kb(&c, in.mem.mem_total_kb) / 2);
+        in.mem.mem_available_kb = policy_target_available_kb(&c, in.mem.mem_total_kb) - 1;
+        ck_assert_uint_ge(policy_recover(&c, &in, out, MAXO), 1);
 }
 END_TEST
 
@@ -158,7 +164,7 @@ START_TEST(test_headroom_skips_misfit) {
         size_t out[MAXO];
 
         policy_config_defaults(&c);
-        in.mem.mem_available_kb = policy_target_available_kb(&c, in.mem.mem_total_kb) + 500 * MIB;
+        in.mem.mem_available_kb = policy_thaw_reserve_kb(&c, in.mem.mem_total_kb) + 500 * MIB;
         ck_assert_uint_eq(policy_recover(&c, &in, out, MAXO), 1);
         ck_assert_uint_eq(out[0], 1);
 }
