@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# A 'vm' suite test: boots a fresh guest, runs one guest script in it and turns its PASS/FAIL
+# lines into TAP on stdout (the guest's console goes to stderr, i.e. the test log).
+#
+#   vm-test.sh basics busybox|systemd WORKLOADS_DIR
+#   vm-test.sh incident MGD_BUILD_DIR WORKLOADS_DIR      the short incident scenario with mgd
+#
+# Needs root (qemu, the cache in /var/cache/mgd-vm). MGD_VM_KEEP=1 keeps the share (results,
+# console log) and prints where it is.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mode=${1:?usage: vm-test.sh basics GUEST WORKLOADS | incident MGD_BUILD WORKLOADS}
+
+share=$(mktemp -d /tmp/mgdvm-test.XXXXXX)
+chmod 0755 "$share"
+cleanup() { if [ "${MGD_VM_KEEP:-0}" = 1 ]; then echo "# share kept: $share" >&2; else rm -rf "$share"; fi; }
+trap cleanup EXIT
+
+case $mode in
+basics)
+        guest=${2:?guest}; wl=${3:?workloads dir}
+        "$here/mgd-vm" share "$share" "$wl" >&2 || { echo "1..1"; echo "not ok 1 - lay out the share"; exit 1; }
+        echo 'sh /host/guest/basics.sh' > "$share/run.sh"
+        boot=("$guest" --mem 1024 --timeout 600)
+        ;;
+incident)
+        build=${2:?mgd build dir}; wl=${3:?workloads dir}; guest=systemd
+        "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
+                { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
+        cat > "$share/run.sh" <<'EOT'
+MGDVM_SCENARIO=incident-short MGDVM_ARM=mgd sh /host/guest/scenario.sh
+EOT
+        boot=(systemd --mem 1024 --timeout 840)
+        ;;
+*)
+        echo "usage: vm-test.sh basics GUEST WORKLOADS | incident MGD_BUILD WORKLOADS" >&2
+        exit 2
+        ;;
+esac
+
+"$here/mgd-vm" boot "${boot[0]}" "$share" "${boot[@]:1}" --log "$share/console.log" >&2
+rc=$?
+
+n=0 failed=0 arc=0
+tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || failed=$((failed + 1)); }
+if [ $mode = incident ] && [ $rc = 0 ]; then
+        # the verdict on mgd's run comes from the host-side analysis of what the guest recorded
+        python3 "$here/pressure_analysis.py" --check-mgd "$share/out" > "$share/checks.txt"
+        arc=$?
+        cat "$share/checks.txt" >&2
+fi
+while IFS= read -r line; do
+        case $line in
+        PASS:\ *) tap ok "${line#PASS: }" ;;
+        FAIL:\ *) tap "not ok" "${line#FAIL: }" ;;
+        esac
+done < <(cat "$share/console.log" "$share/checks.txt" 2>/dev/null)
+case $rc in
+0) ;;
+124) tap "not ok" "the guest timed out" ;;
+125) tap "not ok" "the guest died without a result (see the console log above)" ;;
+*) [ $failed -gt 0 ] || tap "not ok" "the guest script ended with status $rc" ;;
+esac
+[ $arc -le 1 ] || tap "not ok" "the analysis of the guest's records failed (status $arc, see above)"
+[ $n -gt 0 ] || tap "not ok" "the guest reported no checks"
+echo "1..$n"
+[ $failed = 0 ]
