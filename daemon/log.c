@@ -161,6 +161,7 @@ static void action_log_rotate(int dfd, unsigned keep) {
 int action_log_open(const char *dir, unsigned keep) {
         _cleanup_close_ int dfd = -1;
         char name[64];
+        size_t n;
         struct tm tm;
         time_t t = time(NULL);
 
@@ -171,7 +172,9 @@ int action_log_open(const char *dir, unsigned keep) {
                 return log_warning_errno(errno, "Cannot open action log directory %s, file log off: %m", dir);
         action_log_rotate(dfd, keep);
         (void) localtime_r(&t, &tm);
-        (void) strftime(name, sizeof name, "mgd-%Y%m%d-%H%M%S.log", &tm);
+        /* the pid keeps two runs started within one second apart */
+        n = strftime(name, sizeof name, "mgd-%Y%m%d-%H%M%S", &tm);
+        (void) snprintf(name + n, sizeof name - n, "-%d.log", (int) getpid());
         action_fd = openat(dfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (action_fd < 0)
                 return log_warning_errno(errno, "Cannot open action log %s/%s, file log off: %m", dir, name);

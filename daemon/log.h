@@ -53,7 +53,7 @@ typedef struct ActionRecord {
 void log_action(const ActionRecord *a);
 
 /*
- * The per-run action log file: mgd-YYYYmmdd-HHMMSS.log in dir (created 0700), keeping the newest
+ * The per-run action log file: mgd-YYYYmmdd-HHMMSS-PID.log in dir (created 0700), keeping the newest
  * `keep` files (0 = all). Opened once at start-up; a failure is logged and the file log is off.
  */
 int action_log_open(const char *dir, unsigned keep);

@@ -24,6 +24,7 @@ calm_step = 1s
 thaw_min_frozen = 1s
 term_grace = 1s
 target_available_pct = 15
+log_keep = 2
 """
 
 GIB = 1024 * 1024
@@ -53,8 +54,31 @@ def main():
         small = sess.spawn('Web Content', 2)     # under the 10 MB minimum footprint
         everyone = protected + [ide] + expendable + [hog, small]
 
+        # a configuration error at start-up: a clear file:line error and exit status 2
+        bad = Mgd(build, os.path.join(tmp, 'bad'), sess.name, fake.root,
+                  CONFIG + '[app "x"]\npattern = (\npriority = 90\n')
+        bad.start()
+        rc = bad.stop()
+        tap.ok(rc == 2 and re.search(rf'mgd\.conf:{CONFIG.count(chr(10)) + 2}: .*invalid regular expression', bad.text()),
+               'a bad configuration at start-up is refused with file:line and exit status 2',
+               f'rc={rc}\n' + bad.text())
+
         mgd = Mgd(build, tmp, sess.name, fake.root, CONFIG)
         tap.ok(mgd.start(), 'mgd starts on a fixture pressure root', mgd.text())
+
+        # a configuration error on reload keeps the running configuration
+        with open(mgd.config, 'w') as f:
+            f.write(CONFIG + '[app "x"]\npattern = ^x$\npriority = 101\n')
+        r = mgd.mgctl('reload')
+        tap.ok(r.returncode == 1 and f'mgd.conf:{CONFIG.count(chr(10)) + 3}:' in (r.stdout + r.stderr),
+               'mgctl reload reports the error with file:line', f'{r.returncode} {r.stdout} {r.stderr}')
+        mgd.p.send_signal(signal.SIGHUP)
+        tap.ok(wait_for(lambda: mgd.text().count('Configuration reload refused') >= 2, 5) and mgd.p.poll() is None,
+               'SIGHUP with a bad configuration keeps mgd running on the old one', mgd.text()[-1500:])
+        with open(mgd.config, 'w') as f:
+            f.write(CONFIG)
+        r = mgd.mgctl('reload')
+        tap.ok(r.returncode == 0, 'a fixed configuration reloads', r.stdout + r.stderr)
         r = mgd.mgctl('foreground', str(ide.pid))
         tap.ok(r.returncode == 0, 'mgctl foreground marks the IDE', r.stdout + r.stderr)
 
@@ -155,6 +179,13 @@ def main():
         tap.ok(r.returncode == 0 and not any(stopped(p) for p in live),
                'mgd-thaw thaws what a killed mgd left frozen', r.stdout + r.stderr)
         fake.set(stall=0.0, avail_kb=8 * GIB)
+
+        logs = sorted(os.listdir(os.path.join(mgd.state, 'log')))
+        tap.ok(len(logs) == 2 and all(l.startswith('mgd-') and l.endswith('.log') for l in logs),
+               'the per-run action logs are rotated to log_keep = 2', str(logs))
+        with open(os.path.join(mgd.state, 'log', logs[-1])) as f:
+            body = f.read()
+        tap.ok(' freeze pid=' in body or ' thaw pid=' in body, 'the action log records actions', body[-500:])
     finally:
         if mgd:
             mgd.stop(signal.SIGTERM)
