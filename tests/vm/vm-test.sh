@@ -24,6 +24,13 @@ basics)
         echo 'sh /host/guest/basics.sh' > "$share/run.sh"
         boot=("$guest" --mem 1024 --timeout 600)
         ;;
+psi-helper)
+        build=${2:?mgd build dir}; wl=${3:?workloads dir}
+        "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
+                { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
+        echo 'sh /host/guest/psi-helper.sh' > "$share/run.sh"
+        boot=(systemd --mem 1024 --timeout 600)
+        ;;
 incident)
         build=${2:?mgd build dir}; wl=${3:?workloads dir}; guest=systemd
         "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
@@ -53,6 +60,7 @@ fi
 while IFS= read -r line; do
         case $line in
         PASS:\ *) tap ok "${line#PASS: }" ;;
+        METRIC\ *) echo "# ${line}" ;;
         FAIL:\ *) tap "not ok" "${line#FAIL: }" ;;
         esac
 done < <(cat "$share/console.log" "$share/checks.txt" 2>/dev/null)
