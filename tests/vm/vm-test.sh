@@ -35,8 +35,8 @@ incident)
         build=${2:?mgd build dir}; wl=${3:?workloads dir}; guest=systemd
         "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
                 { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
-        cat > "$share/run.sh" <<'EOT'
-MGDVM_SCENARIO=incident-short MGDVM_ARM=mgd sh /host/guest/scenario.sh
+        cat > "$share/run.sh" <<EOT
+MGDVM_PRIVILEGED=${MGDVM_PRIVILEGED:-0} MGDVM_SCENARIO=incident-short MGDVM_ARM=mgd sh /host/guest/scenario.sh
 EOT
         boot=(systemd --mem 1024 --timeout 840)
         ;;
