@@ -102,10 +102,15 @@ def main():
         os.mkdir(twin)
         os.mkdir(scope)
 
-        mgd = Mgd(build, tmp, name, None, '[defaults]\n', extra=['--pressure-cgroup', twin])
+        mgd = Mgd(build, tmp, name, None, '[defaults]\n',
+                  extra=['--pressure-cgroup', twin, '--helper-dir', os.path.join(build, 'helpers')])
+        mgd.args.remove('--no-helpers')      # with the helpers: the PSI one must fail cleanly here
         tap.ok(mgd.start(), 'mgd starts on the real PSI files', mgd.text())
         tap.ok(wait_for(lambda: 'PSI trigger armed on ' + twin in mgd.text(), 5),
                'a 2 s PSI trigger is armed on the cgroup\'s memory.pressure', mgd.text())
+        tap.ok(wait_for(lambda: 'mgd-psi-helper is installed without its grant' in mgd.text(), 10)
+               and 'Sub-second PSI trigger on' not in mgd.text(),
+               'without CAP_SYS_RESOURCE the PSI helper fails cleanly and mgd keeps 2 s windows', mgd.text())
 
         def enter():
             if mem1:
