@@ -243,16 +243,19 @@ static void manager_act(Manager *m, usec_t now) {
                 .foreground = m->foreground,
                 .checkpoint_available = m->checkpoint_available,
         };
-        /*
-         * The first scan of an incident has no history, so the runaway cannot be told yet and
-         * the plan's first victim would be picked by tier alone: freeze now, kill from the next
-         * (confirming) tick on, when the aggressor is known.
-         */
-        bool hold = destructive_hold(m, now) || m->active_scans < 2;
+        bool hold;
         size_t n;
 
         in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
                                       m->level, m->score.trend, now);
+        /*
+         * The first scans of an incident have little history, so the runaway may not be told
+         * yet and the plan's first victim would be picked by tier alone: freeze now, and kill
+         * only once the aggressor is known, or after a few scans without one (a pressure that no
+         * single process causes), or at once at Emergency.
+         */
+        hold = destructive_hold(m, now) || m->active_scans < 2 ||
+                (in.aggressor < 0 && m->active_scans < 5 && m->level < LEVEL_EMERGENCY);
         n = policy_plan(&m->config, &in, m->decisions, MANAGER_PROCS_MAX);
         for (size_t i = 0; i < n; i++) {
                 const Decision *d = &m->decisions[i];
