@@ -343,6 +343,7 @@ static void entry_fill(const Scan *s, const Entry *e, const ProcStat *st, uint64
                 .swap_kb = e->facts.swap_kb,
                 .oom_score_adj = e->facts.oom_score_adj,
                 .frozen = FREEZE_NONE,
+                .ppid = st->ppid,
         };
         memcpy(o->cand.name, st->comm, sizeof o->cand.name);
         strcpy(o->cand.exe, want_exe ? e->facts.str->exe : "");

@@ -105,6 +105,15 @@ const BuiltinRule builtin_rules[] = {
           MATCH_NAME, 55, -1, E("telegram-deskto", "Discord", "slack", "signal-desktop") },
         { "media-players", "^(vlc|mpv|celluloid|totem|elisa|rhythmbox|spotify)$", MATCH_NAME, 55, -1,
           E("vlc", "mpv", "spotify") },
+        /*
+         * Build tools: not expendable (the build is the user's work), and build = true makes each
+         * one with everything it starts (rustc, cc1, ld, ...) one build for spike mode.
+         */
+        { "build-tools",
+          "^(cargo|make|gmake|ninja|samu|cmake|meson|scons|bazel|bazelisk|buck2|go|npm|pnpm|yarn"
+          "|bun|dotnet|rpmbuild|dpkg-buildpacka|debuild|sbuild|docker-buildx|buildah|podman|nix|zig"
+          "|cabal|stack|dune|xmake)$",
+          MATCH_NAME, 50, -1, E("cargo", "make", "ninja", "cmake", "npm", "dpkg-buildpacka"), .build = true },
 
         /* ---- 60-79: background work that can wait or restart ---- */
         { "evolution-data", "^evolution-(addre|calen|sourc|alarm)", MATCH_NAME, 65, -1,

@@ -29,7 +29,7 @@
 #define KEY_NAME_MAX 48
 #define PRIORITY_UNSET (-1)
 #define LOCATION_MAX (PATH_MAX + 16)
-#define SECTION_KEYS_MAX 32
+#define SECTION_KEYS_MAX 48
 
 static const char *const match_field_table[_MATCH_MAX] = {
         [MATCH_NAME] = "name",
@@ -50,6 +50,7 @@ typedef enum ValueType {
         VALUE_DOUBLE,
         VALUE_USEC,
         VALUE_MB_AS_KB,
+        VALUE_BOOL,
 } ValueType;
 
 typedef struct DefaultsKey {
@@ -117,6 +118,13 @@ static const DefaultsKey defaults_keys[] = {
         { "restore_batch", "restore_batch", VALUE_UNSIGNED, OFF(restore_batch), 1, 1000, "1-1000", NULL },
         { "thaw_min_frozen", "thaw_min_frozen_usec", VALUE_USEC, OFF(thaw_min_frozen_usec),
           0, 3600 * SEC, "0-1h", NULL },
+        { "spike_mode", "spike_mode", VALUE_BOOL, OFF(spike_mode), 0, 1, "true or false", NULL },
+        { "spike_window", "spike_window_usec", VALUE_USEC, OFF(spike_window_usec), 10 * SEC, 3600 * SEC,
+          "10s-1h", NULL },
+        { "spike_drop_pct", "spike_drop_pct", VALUE_DOUBLE, OFF(spike_drop_pct), 1, 90, "1-90", NULL },
+        { "spike_min_swing_mb", "spike_min_swing_kb", VALUE_MB_AS_KB, OFF(spike_min_swing_kb), 0,
+          65536 * 1024.0, "0-65536", NULL },
+        { "spike_headroom", "spike_headroom", VALUE_DOUBLE, OFF(spike_headroom), 0, 10, "0-10", NULL },
         { "fast_tick", "fast_tick_usec", VALUE_USEC, OFF(fast_tick_usec), 100 * MSEC, 60 * SEC,
           "100ms-60s",
           "escalate_window must hold escalate_ticks - 1 fast ticks, and slow_tick >= fast_tick" },
@@ -136,6 +144,7 @@ typedef enum EntryKey {
         KEY_CHECKPOINT,
         KEY_MATCH,
         KEY_UNPROTECT,
+        KEY_BUILD,
         _KEY_ENTRY_MAX,
 } EntryKey;
 
@@ -148,6 +157,7 @@ static const struct {
         [KEY_CHECKPOINT] = { "checkpoint", false },
         [KEY_MATCH] = { "match", true },
         [KEY_UNPROTECT] = { "unprotect", false },
+        [KEY_BUILD] = { "build", false },
 };
 
 typedef enum SectionKind {
@@ -172,6 +182,7 @@ typedef struct Section {
         int priority;
         int checkpoint;
         bool unprotect;
+        bool build;
 } Section;
 
 /* A rule while the layers are merged. */
@@ -391,6 +402,7 @@ static int parse_match(const char *s, MatchField *ret) {
 static int defaults_parse(const DefaultsKey *k, const char *value, double *ret) {
         int64_t i;
         usec_t u;
+        bool b;
         int r;
 
         switch (k->type) {
@@ -405,6 +417,12 @@ static int defaults_parse(const DefaultsKey *k, const char *value, double *ret) 
                 return 0;
         case VALUE_DOUBLE:
                 return parse_double(value, ret);
+        case VALUE_BOOL:
+                r = parse_bool(value, &b);
+                if (r < 0)
+                        return r;
+                *ret = b;
+                return 0;
         case VALUE_USEC:
                 r = parse_usec(value, &u);
                 if (r < 0)
@@ -436,6 +454,9 @@ static void defaults_store(PolicyConfig *c, const DefaultsKey *k, double v) {
         case VALUE_USEC:
                 *(usec_t *) p = (usec_t) v;
                 break;
+        case VALUE_BOOL:
+                *(bool *) p = v != 0;
+                break;
         }
 }
 
@@ -450,6 +471,8 @@ static const char *value_expected(ValueType t) {
                 return "expected a number such as 0.5 or 12";
         case VALUE_USEC:
                 return "expected a duration such as 500ms, 10s, 2min or bare seconds";
+        case VALUE_BOOL:
+                return "expected true or false";
         }
         return "invalid";
 }
@@ -619,6 +642,8 @@ static void entry_apply(Loader *l, Entry *e, Section *s) {
                 e->rule.priority = s->priority;
         if (s->key_line[KEY_CHECKPOINT])
                 e->rule.checkpoint = s->checkpoint;
+        if (s->key_line[KEY_BUILD])
+                e->rule.build = s->build;
         /* a built-in's flag is set by entry_check_unprotect(), only when it really loses protection */
         if (s->unprotect && !e->builtin)
                 e->unprotect = true;
@@ -677,6 +702,7 @@ static int section_commit_protect(Loader *l, Section *s) {
         e->rule.protect = true;
         e->rule.priority = 0;
         e->rule.checkpoint = -1;
+        e->rule.build = false;
         return 0;
 }
 
@@ -735,10 +761,13 @@ static int entry_set(Loader *l, Section *s, EntryKey k, const char *key, const c
                 return 0;
         case KEY_CHECKPOINT:
         case KEY_UNPROTECT:
+        case KEY_BUILD:
                 if (parse_bool(value, &b) < 0)
                         return fail_line(l, "[%s] %s = %s: expected true or false", s->body, key, value);
                 if (k == KEY_CHECKPOINT)
                         s->checkpoint = b;
+                else if (k == KEY_BUILD)
+                        s->build = b;
                 else
                         s->unprotect = b;
                 return 0;
@@ -1076,6 +1105,7 @@ static int loader_add_builtins(Loader *l) {
                 e->rule.field = b->field;
                 e->rule.priority = b->priority;
                 e->rule.checkpoint = b->checkpoint;
+                e->rule.build = b->build;
                 e->rule.source = RULE_BUILTIN;
                 e->builtin = b;
                 /* compiled exactly like a file's pattern: a broken built-in fails loudly, in tests */

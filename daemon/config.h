@@ -83,6 +83,7 @@ typedef struct BuiltinRule {
          * protected tiers the loader checks that no file entry takes them away silently.
          */
         const char *examples[BUILTIN_EXAMPLES_MAX];
+        bool build;                     /* a build tool (spike mode) */
 } BuiltinRule;
 
 extern const BuiltinRule builtin_rules[];

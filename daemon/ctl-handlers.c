@@ -19,6 +19,26 @@
 #include "daemon/registry.h"
 #include "daemon/sense.h"
 
+static const char *blame_to_string(Blame b) {
+        return b == BLAME_BUILD ? "build" : b == BLAME_OTHER ? "other" : "unknown";
+}
+
+/* Spike mode: the builds of the last scan, how many allocate in waves, and what is blamed. */
+static void status_spike(Manager *m, CtlReply *r) {
+        unsigned builds = 0, waves = 0;
+
+        for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
+                const BuildGroup *g = spike_group(m->spike, k);
+
+                builds += g != NULL;
+                waves += g && g->waves;
+        }
+        (void) ctl_reply_line(r, "spike_mode=%s builds=%u builds_in_waves=%u blame=%s spike_reserve_kb=%" PRIu64,
+                              m->config.spike_mode ? "on" : "off", builds, waves,
+                              blame_to_string(aggressor_blame(m->aggressor)),
+                              spike_reserve_kb(m->spike, &m->config));
+}
+
 static int h_status(void *userdata, CtlReply *r) {
         Manager *m = userdata;
         size_t n = registry_size(m->registry), frozen = 0;
@@ -45,6 +65,7 @@ static int h_status(void *userdata, CtlReply *r) {
         (void) ctl_reply_line(r, "psi_trigger=%s cgroup_freeze=%s checkpoint=%s dry_run=%s",
                               trigger, m->cgroup2_root[0] ? "yes" : "no",
                               m->checkpoint_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
+        status_spike(m, r);
         return 0;
 }
 

@@ -255,9 +255,11 @@ static int manager_alloc(Manager *m) {
         m->held = calloc(REGISTRY_MAX, sizeof *m->held);
         m->picks = calloc(REGISTRY_MAX, sizeof *m->picks);
         m->aggressor = calloc(1, sizeof *m->aggressor);
-        if (!m->procs || !m->cands || !m->decisions || !m->held || !m->picks || !m->aggressor)
+        m->spike = calloc(1, sizeof *m->spike);
+        if (!m->procs || !m->cands || !m->decisions || !m->held || !m->picks || !m->aggressor || !m->spike)
                 return log_error_errno(-ENOMEM, "Out of memory");
         aggressor_init(m->aggressor);
+        spike_init(m->spike);
         return scan_cache_new(manager_fd_budget(), &m->scan_cache);
 }
 
@@ -375,6 +377,7 @@ Manager *manager_free(Manager *m) {
         free(m->held);
         free(m->picks);
         free(m->aggressor);
+        free(m->spike);
         scan_cache_free(m->scan_cache);
         free(m);
         return NULL;

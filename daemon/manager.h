@@ -89,6 +89,8 @@ typedef struct Manager {
         size_t *picks;
         size_t n_procs;
         AggressorTracker *aggressor;
+        SpikeTracker *spike;            /* builds, for spike mode */
+        Blame blame_logged;             /* the blame last logged, so each change is logged once */
         ScanCache *scan_cache;          /* keeps /proc/PID files open between scans */
 
         /* one victim at a time: no new destructive decision until the last one settled */

@@ -86,6 +86,26 @@ void manager_record(Manager *m, const char *action, const Candidate *c, int prio
         }
 }
 
+/* Sort the scan into builds (spike mode) and say when one turns out to build in waves. */
+static void manager_feed_builds(Manager *m, usec_t now) {
+        if (spike_feed(m->spike, &m->config, m->cands, m->n_procs, now) == 0)
+                return;
+        for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
+                const BuildGroup *g = spike_group(m->spike, k);
+
+                if (g && g->waves && g->seen == now && g->track.n > 0 && !g->logged_waves)
+                        log_notice("The build '%s' (pid %d, %u processes) allocates in waves: peak %llu MiB,"
+                                   " now %llu MiB; keeping %llu MiB free for its next wave",
+                                   g->name, (int) g->pid, g->members,
+                                   (unsigned long long) (spike_peak_kb(m->spike, &m->config, k, now) / 1024),
+                                   (unsigned long long) (g->kb / 1024),
+                                   (unsigned long long) (spike_headroom_kb(m->spike, &m->config, now) / 1024));
+        }
+        for (unsigned k = 0; k < SPIKE_GROUPS_MAX; k++)
+                if (m->spike->groups[k].waves)
+                        m->spike->groups[k].logged_waves = true;
+}
+
 int manager_scan(Manager *m) {
         size_t n = 0, total = 0;
         uint64_t gpu = 0;
@@ -114,6 +134,7 @@ int manager_scan(Manager *m) {
         }
         if (m->filter.want_gpu)
                 m->gpu_uma_kb = gpu;
+        manager_feed_builds(m, now_usec(CLOCK_MONOTONIC));
         return 0;
 }
 
@@ -234,6 +255,65 @@ int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const cha
         return 0;
 }
 
+/* The name of the build that grows fastest now, for the log; NULL if none grows. */
+static const BuildGroup *fastest_build(Manager *m, usec_t now) {
+        const BuildGroup *best = NULL;
+        double rate = 0;
+
+        for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
+                double r = spike_growth_kbs(m->spike, &m->config, k, now);
+
+                if (r > rate) {
+                        rate = r;
+                        best = spike_group(m->spike, k);
+                }
+        }
+        return best;
+}
+
+static void manager_log_blame(Manager *m, usec_t now) {
+        Blame b = aggressor_blame(m->aggressor);
+        const BuildGroup *g;
+
+        if (b == m->blame_logged)
+                return;
+        m->blame_logged = b;
+        if (b == BLAME_BUILD && (g = fastest_build(m, now)))
+                log_notice("The pressure comes from the build '%s' (pid %d, %u processes, %llu MiB): spike mode"
+                           " freezes background processes to make room for it and kills nothing below Critical",
+                           g->name, (int) g->pid, g->members, (unsigned long long) (g->kb / 1024));
+        else if (b == BLAME_OTHER && m->config.spike_mode)
+                log_info("The pressure comes from a process outside any build: builds are not shielded"
+                         " until this incident is over");
+}
+
+/*
+ * Spike mode between waves: a build in waves will climb back to its peak, so keep that room free
+ * now, by freezing background processes ahead of the wave instead of stalling in it.
+ */
+static void manager_spike_headroom(Manager *m, usec_t now) {
+        PlanInput in = {
+                .level = m->level,
+                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
+                .cands = m->cands,
+                .n_cands = m->n_procs,
+                .foreground = m->foreground,
+                .aggressor = -1,
+        };
+        uint64_t room = spike_headroom_kb(m->spike, &m->config, now);
+        uint64_t want = policy_thaw_reserve_kb(&m->config, m->mem.mem_total_kb) + room;
+        size_t n;
+
+        if (room == 0 || m->mem.mem_available_kb >= want || m->n_procs == 0)
+                return;
+        n = policy_plan_headroom(&m->config, &in, want - m->mem.mem_available_kb, m->decisions,
+                                 MANAGER_PROCS_MAX);
+        for (size_t i = 0; i < n; i++)
+                (void) do_freeze(m, &m->decisions[i], &m->cands[m->decisions[i].index], "spike headroom");
+        if (n > 0 && !m->opt.dry_run)
+                (void) registry_persist(m->registry);
+}
+
 static void manager_act(Manager *m, usec_t now) {
         PlanInput in = {
                 .level = m->level,
@@ -247,7 +327,10 @@ static void manager_act(Manager *m, usec_t now) {
         size_t n;
 
         in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
-                                      m->level, m->score.trend, now);
+                                      m->level, m->score.trend, now, m->spike);
+        in.shield_builds = spike_shield(&m->config, aggressor_blame(m->aggressor), m->level);
+        in.spare_all = in.shield_builds && aggressor_blame(m->aggressor) == BLAME_BUILD;
+        manager_log_blame(m, now);
         /*
          * The first scans of an incident have little history, so the runaway may not be told
          * yet and the plan's first victim would be picked by tier alone: freeze now, and kill
@@ -307,6 +390,7 @@ static void manager_recover(Manager *m, usec_t now) {
         in.n_held = registry_to_held(m->registry, m->held, REGISTRY_MAX);
         if (in.n_held == 0)
                 return;
+        in.extra_reserve_kb = spike_reserve_kb(m->spike, &m->config);
         n = policy_recover(&m->config, &in, m->picks, REGISTRY_MAX);
         for (size_t i = 0; i < n; i++) {
                 const HeldProcess *h = &m->held[m->picks[i]];
@@ -404,7 +488,8 @@ int manager_tick(Manager *m) {
                 (void) level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
         m->triggered = false;
         m->level = level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
-        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL;
+        /* a build in waves is watched between its waves too, to make room before the next one */
+        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL || spike_active(m->spike);
         if (active) {
                 m->filter.want_gpu = m->level >= LEVEL_ELEVATED;
                 if (manager_scan(m) >= 0) {
@@ -422,6 +507,8 @@ int manager_tick(Manager *m) {
                         aggressor_reset(m->aggressor);
                 if (m->target == LEVEL_NORMAL)
                         m->trigger_at = 0;      /* a trigger that led to nothing */
+                if (active && m->n_procs > 0)
+                        manager_spike_headroom(m, now);
                 manager_recover(m, now);
                 privileged_swap_reclaim(m, now);
         }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "policy/track.h"
 
 /*
  * A fixed table (no allocation on the pressure path), keyed by (pid, starttime): a recycled pid
@@ -18,6 +19,7 @@ void aggressor_init(AggressorTracker *t) {
 void aggressor_reset(AggressorTracker *t) {
         for (size_t i = 0; i < AGGRESSOR_SLOTS; i++)
                 t->slots[i].flagged = false;
+        t->blame = BLAME_UNKNOWN;
 }
 
 static FootprintTrack *track_find(AggressorTracker *t, pid_t pid, uint64_t starttime) {
@@ -57,31 +59,6 @@ static FootprintTrack *track_new(AggressorTracker *t, pid_t pid, uint64_t startt
         return f;
 }
 
-/*
- * The kernel's majflt only grows for one (pid, starttime), so a step back means one of the two
- * readings is wrong, and we cannot tell which: neither the earlier samples nor the low one may be
- * a baseline (a misread 0 followed by the true count would look like a burst of faults).
- */
-static void track_push(FootprintTrack *f, uint64_t kb, uint64_t majflt, usec_t now) {
-        unsigned last = (f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES;
-
-        /* fed twice in one tick: the later reading replaces the earlier one */
-        if (f->n > 0 && f->at[last] == now) {
-                f->head = last;
-                f->n--;
-                f->majflt_n = f->majflt_n > 0 ? f->majflt_n - 1 : 0;
-        }
-        if (f->n > 0 && majflt < f->majflt[(f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES])
-                f->majflt_n = 0;
-        else
-                f->majflt_n = MIN(f->majflt_n + 1, (unsigned) AGGRESSOR_SAMPLES);
-        f->at[f->head] = now;
-        f->kb[f->head] = kb;
-        f->majflt[f->head] = majflt;
-        f->head = (f->head + 1) % AGGRESSOR_SAMPLES;
-        f->n = MIN(f->n + 1, (unsigned) AGGRESSOR_SAMPLES);
-}
-
 #define DEFAULT_WINDOW_USEC (5 * USEC_PER_SEC)
 
 static usec_t tracker_window(const AggressorTracker *t) {
@@ -119,53 +96,13 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
         }
 }
 
-/* The ring position of the k-th oldest sample held. */
-static unsigned track_at(const FootprintTrack *f, unsigned k) {
-        return (f->head + AGGRESSOR_SAMPLES - f->n + k) % AGGRESSOR_SAMPLES;
-}
-
-/* The age index of the oldest sample inside the window that is not the newest; f->n if none. */
-static unsigned track_window_start(const FootprintTrack *f, usec_t now, usec_t window) {
-        for (unsigned k = 0; k + 1 < f->n; k++)
-                if (f->at[track_at(f, k)] + window >= now)
-                        return k;
-        return f->n;
-}
-
-/* Footprint growth in KiB/s from the oldest sample inside the window to the newest one. */
-static double track_growth_kbs(const FootprintTrack *f, usec_t now, usec_t window) {
-        unsigned k = track_window_start(f, now, window), first, newest;
-
-        if (k + 1 >= f->n)
-                return 0;
-        first = track_at(f, k);
-        newest = track_at(f, f->n - 1);
-        if (f->at[newest] <= f->at[first] || f->kb[newest] <= f->kb[first])
-                return 0;
-        return (double) (f->kb[newest] - f->kb[first]) * (double) USEC_PER_SEC /
-                (double) (f->at[newest] - f->at[first]);
-}
-
-/* Major faults per second from the oldest trusted sample inside the window to the newest one. */
-static double track_majflt_rate(const FootprintTrack *f, usec_t now, usec_t window) {
-        unsigned k = track_window_start(f, now, window), first, newest;
-
-        /* only the newest majflt_n counts are trusted (track_push()) */
-        k = MAX(k, f->n - MIN(f->majflt_n, f->n));
-        if (k + 1 >= f->n)
-                return 0;
-        first = track_at(f, k);
-        newest = track_at(f, f->n - 1);
-        if (f->at[newest] <= f->at[first] || f->majflt[newest] <= f->majflt[first])
-                return 0;
-        return (double) (f->majflt[newest] - f->majflt[first]) * (double) USEC_PER_SEC /
-                (double) (f->at[newest] - f->at[first]);
-}
-
 /* Never the system tier, a protected process or the focused window: tracking them is fine,
- * acting on them is not. */
-static bool aggressor_eligible(const PolicyConfig *c, const Candidate *cand, pid_t foreground) {
+ * acting on them is not. Nor, while builds are shielded (skip_builds), a member of a build. */
+static bool aggressor_eligible(const PolicyConfig *c, const Candidate *cand, pid_t foreground,
+                               bool skip_builds) {
         if (foreground > 0 && cand->pid == foreground)
+                return false;
+        if (skip_builds && cand->build != 0)
                 return false;
         return policy_priority(c, cand, foreground) > PRIORITY_PROTECTED_MAX;
 }
@@ -173,13 +110,13 @@ static bool aggressor_eligible(const PolicyConfig *c, const Candidate *cand, pid
 /* No one is growing or faulting now: the flagged one holding the most memory stays the
  * aggressor. */
 static ssize_t aggressor_flagged(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands,
-                                 size_t n, pid_t foreground) {
+                                 size_t n, pid_t foreground, bool skip_builds) {
         ssize_t best = -1;
 
         for (size_t i = 0; i < n; i++) {
                 const FootprintTrack *f = track_find(t, cands[i].pid, cands[i].starttime);
 
-                if (!f || !f->flagged || !aggressor_eligible(c, &cands[i], foreground))
+                if (!f || !f->flagged || !aggressor_eligible(c, &cands[i], foreground, skip_builds))
                         continue;
                 if (best < 0 || cands[i].rss_kb + cands[i].swap_kb >
                                 cands[best].rss_kb + cands[best].swap_kb)
@@ -192,8 +129,8 @@ typedef double (*TrackRate)(const FootprintTrack *f, usec_t now, usec_t window);
 
 /* The eligible candidate with the highest rate, at least min; -1 if there is none. */
 static ssize_t aggressor_fastest(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands,
-                                 size_t n, pid_t foreground, TrackRate rate_of, double min,
-                                 usec_t now) {
+                                 size_t n, pid_t foreground, bool skip_builds, TrackRate rate_of,
+                                 double min, usec_t now, double *ret_rate) {
         ssize_t best = -1;
         double best_rate = 0;
 
@@ -206,35 +143,78 @@ static ssize_t aggressor_fastest(AggressorTracker *t, const PolicyConfig *c, con
                 rate = rate_of(f, now, tracker_window(t));
                 if (rate < min || rate <= best_rate)
                         continue;
-                if (!aggressor_eligible(c, &cands[i], foreground))
+                if (!aggressor_eligible(c, &cands[i], foreground, skip_builds))
                         continue;
                 best = (ssize_t) i;
                 best_rate = rate;
         }
+        if (ret_rate)
+                *ret_rate = best_rate;
         return best;
 }
 
+/* The fastest-growing build among the candidates' builds (KiB/s), 0 if none. */
+static double fastest_build(const SpikeTracker *spike, const PolicyConfig *c, usec_t now) {
+        double best = 0;
+
+        if (!spike || !c->spike_mode)
+                return 0;
+        for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++)
+                best = MAX(best, spike_growth_kbs(spike, c, k, now));
+        return best;
+}
+
+/*
+ * Whom to blame for the incident: a build growing at least as fast as the fastest single grower
+ * outside every build, or that grower. Blame on a runaway is final for the incident; blame on a
+ * build moves to a runaway that outgrows it.
+ */
+static void aggressor_blame_update(AggressorTracker *t, const PolicyConfig *c, double other_rate,
+                                   bool other, double build_rate) {
+        double min = (double) c->aggressor_min_growth_kbs;
+
+        if (t->blame == BLAME_OTHER)
+                return;
+        if (build_rate >= min && build_rate >= other_rate)
+                t->blame = BLAME_BUILD;
+        else if (other)
+                t->blame = BLAME_OTHER;
+}
+
 ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
-                       pid_t foreground, Level level, double trend, usec_t now) {
-        bool rising = trend > 0 || level > LEVEL_NORMAL;
-        ssize_t best = -1;
+                       pid_t foreground, Level level, double trend, usec_t now,
+                       const SpikeTracker *spike) {
+        bool rising = trend > 0 || level > LEVEL_NORMAL, shield;
+        double growth_min = (double) c->aggressor_min_growth_kbs, other_rate = 0;
+        ssize_t best = -1, other;
 
         t->window_usec = c->aggressor_window_usec;
         if (!cands)
                 return -1;
 
         if (rising) {
-                best = aggressor_fastest(t, c, cands, n, foreground, track_growth_kbs,
-                                         (double) c->aggressor_min_growth_kbs, now);
-                /* no runaway: the thrasher, whose refaults are the stall at a stable footprint */
-                if (best < 0)
-                        best = aggressor_fastest(t, c, cands, n, foreground, track_majflt_rate,
-                                                 (double) c->aggressor_min_majflt_rate, now);
+                other = aggressor_fastest(t, c, cands, n, foreground, true, track_growth_kbs,
+                                          growth_min, now, &other_rate);
+                aggressor_blame_update(t, c, other_rate, other >= 0, fastest_build(spike, c, now));
+        }
+        shield = spike && spike_shield(c, t->blame, level);
+        if (rising) {
+                best = shield ? other : aggressor_fastest(t, c, cands, n, foreground, false,
+                                                          track_growth_kbs, growth_min, now, NULL);
+                /* no runaway: the thrasher, whose refaults are the stall at a stable footprint;
+                 * but a build's waves make everyone else fault, and those are its victims */
+                if (best < 0 && !(shield && t->blame == BLAME_BUILD))
+                        best = aggressor_fastest(t, c, cands, n, foreground, shield, track_majflt_rate,
+                                                 (double) c->aggressor_min_majflt_rate, now, NULL);
         }
 
         if (best >= 0) {
                 track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
                 return best;
         }
-        return aggressor_flagged(t, c, cands, n, foreground);
+        return aggressor_flagged(t, c, cands, n, foreground, shield);
+}
+
+Blame aggressor_blame(const AggressorTracker *t) {
+        return t->blame;
 }

@@ -61,6 +61,17 @@ void policy_config_defaults(PolicyConfig *c) {
                 .restore_batch = 1,
                 .thaw_min_frozen_usec = 10 * USEC_PER_SEC,
 
+                /*
+                 * A build's waves: a fall of 10 % (and at least 32 MiB) below the peak of the last
+                 * two minutes tells a build in waves from one that only grows, and 1.25 times the
+                 * climb back to that peak is kept free, as upstream's headroom_factor did.
+                 */
+                .spike_mode = true,
+                .spike_window_usec = 120 * USEC_PER_SEC,
+                .spike_drop_pct = 10,
+                .spike_min_swing_kb = 32768,
+                .spike_headroom = 1.25,
+
                 .fast_tick_usec = 1 * USEC_PER_SEC,
                 .slow_tick_usec = 10 * USEC_PER_SEC,
                 .term_grace_usec = 3 * USEC_PER_SEC,
@@ -161,6 +172,12 @@ static const char *validate_actions(const PolicyConfig *c) {
                 return "thaw_batch";
         if (c->restore_batch < 1)
                 return "restore_batch";
+        if (c->spike_window_usec < SPIKE_BUCKETS)
+                return "spike_window_usec";
+        if (!in_range(c->spike_drop_pct, 1, 90))
+                return "spike_drop_pct";
+        if (!in_range(c->spike_headroom, 0, 10))
+                return "spike_headroom";
         if (c->fast_tick_usec == 0)
                 return "fast_tick_usec";
         if (c->slow_tick_usec < c->fast_tick_usec)

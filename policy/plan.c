@@ -30,6 +30,11 @@
  *              Whatever is not a victim this call is frozen as at Elevated.
  *   Emergency  every candidate (prio >= 20)                     -> KILL, rest frozen as above
  *
+ * Spike mode (policy/spike.c) adds two switches the daemon sets from the blame: shield_builds
+ * leaves every member of a build alone (below Critical), and spare_all, while the incident is a
+ * build's own wave, turns every destructive decision into none (then a freeze where allowed):
+ * the room is made by freezing, and nothing is killed below Critical.
+ *
  * No harshness inversion: within one level, for the same memory state, a lower priority never
  * gets a harsher action than a higher one (NONE < FREEZE < CHECKPOINT < TERMINATE < KILL). The
  * only exceptions are explicit per-app checkpoint overrides. Upstream SIGKILLed prio 20-59 at
@@ -76,6 +81,8 @@ static Action plan_destructive(const PlanEnv *e, const Candidate *cand, int prio
         uint64_t total = cand->rss_kb + cand->swap_kb;
         double swap_ratio = total > 0 ? (double) cand->swap_kb / (double) total : 0;
 
+        if (e->in->spare_all)
+                return ACTION_NONE;
         switch (e->in->level) {
         case LEVEL_HIGH:
                 return (prio >= PRIORITY_HEAVY_MIN || aggressor) && cand->frozen != FREEZE_NONE ?
@@ -142,6 +149,8 @@ static bool plan_intent(const PlanEnv *e, size_t i, Decision *ret) {
 
         if (cand->rss_kb + cand->swap_kb < e->c->min_footprint_kb)
                 return false;
+        if (e->in->shield_builds && cand->build != 0)
+                return false;
         prio = policy_priority(e->c, cand, e->in->foreground);
         if (prio < 0)
                 return false;
@@ -205,6 +214,37 @@ size_t policy_plan(const PolicyConfig *c, const PlanInput *in, Decision *out, si
                         n = plan_insert(&e, out, n, max, &d);
         }
         return plan_apply_limits(&e, out, n);
+}
+
+size_t policy_plan_headroom(const PolicyConfig *c, const PlanInput *in, uint64_t need_kb,
+                            Decision *out, size_t max) {
+        PlanEnv e = { .c = c, .in = in };
+        uint64_t got = 0;
+        size_t n = 0, w = 0;
+
+        if (need_kb == 0 || max == 0 || !in->cands || in->level >= LEVEL_CRITICAL)
+                return 0;
+        for (size_t i = 0; i < in->n_cands; i++) {
+                const Candidate *cand = &in->cands[i];
+                int prio;
+                Decision d;
+
+                if (cand->build != 0 || cand->frozen != FREEZE_NONE ||
+                    cand->rss_kb + cand->swap_kb < c->min_footprint_kb)
+                        continue;
+                prio = policy_priority(c, cand, in->foreground);
+                if (prio < PRIORITY_FREEZABLE_MIN)
+                        continue;
+                d = (Decision) {
+                        .index = i, .pid = cand->pid, .starttime = cand->starttime,
+                        .action = ACTION_FREEZE, .priority = prio, .footprint_kb = plan_footprint(&e, cand),
+                };
+                n = plan_insert(&e, out, n, max, &d);
+        }
+        /* least important first, until the room is covered */
+        while (w < n && got < need_kb)
+                got += out[w++].footprint_kb;
+        return w;
 }
 
 const char *action_to_string(Action a) {

@@ -59,6 +59,7 @@ typedef struct Rule {
         bool protect;                   /* a [protect] entry: never a candidate for anything */
         int priority;                   /* 0..100 for app entries; unused for protect entries */
         int checkpoint;                 /* -1 unset, 0 never checkpoint, 1 prefer checkpoint */
+        bool build;                     /* a build tool: it and all it starts form a build (spike mode) */
 } Rule;
 
 typedef struct PolicyConfig {
@@ -96,6 +97,13 @@ typedef struct PolicyConfig {
         unsigned thaw_batch;            /* 4 per tick */
         unsigned restore_batch;         /* 1 per tick */
         usec_t thaw_min_frozen_usec;    /* 10 s: never thaw what was frozen moments ago */
+
+        /* spike mode: builds that allocate in waves (policy/spike.c) */
+        bool spike_mode;                /* true */
+        usec_t spike_window_usec;       /* 2 min: the peak a build's next wave is expected to reach */
+        double spike_drop_pct;          /* 10: a fall this far below a peak means "in waves" ... */
+        uint64_t spike_min_swing_kb;    /* 32768: ... and at least this much */
+        double spike_headroom;          /* 1.25: room kept free for the next wave, times its growth */
 
         /* daemon timings (carried here so one loader validates everything) */
         usec_t fast_tick_usec;          /* 1 s */
@@ -222,6 +230,10 @@ typedef struct Candidate {
         FreezeMethod frozen;            /* already frozen by mgd, and how */
         bool checkpoint_failed;         /* CRIU failed for this name this session */
         uint64_t majflt;                /* cumulative major faults, /proc/PID/stat field 12 */
+        pid_t ppid;
+        /* set by spike_feed(): */
+        bool build_tool;                /* a build = true entry matches it */
+        unsigned build;                 /* 0: not part of a build; k: of SpikeTracker.groups[k - 1] */
 } Candidate;
 
 /* Tiers the whole tree agrees on (seed's table): 0-19 are never touched by any actuator. */
@@ -278,6 +290,8 @@ typedef struct PlanInput {
         pid_t foreground;               /* 0: none */
         bool checkpoint_available;      /* the checkpoint helper holds its grant */
         ssize_t aggressor;              /* index into cands, or -1 (from aggressor_pick()) */
+        bool shield_builds;             /* spike_shield(): members of a build are left alone */
+        bool spare_all;                 /* the incident is a build's wave: nothing destructive */
 } PlanInput;
 
 /*
@@ -291,6 +305,16 @@ typedef struct PlanInput {
  * size out for n_cands so no eligible candidate is cut off).
  */
 size_t policy_plan(const PolicyConfig *c, const PlanInput *in, Decision *out, size_t max);
+
+/*
+ * Spike mode's headroom, at any level below Critical: freezes of expendable background processes
+ * (priority >= 60 after the foreground adjustment, not protected, in no build, not frozen yet),
+ * least important first, until their footprints add up to need_kb (the room the next wave of a
+ * build needs that MemAvailable does not have). A frozen process's pages are the first the kernel
+ * reclaims, so the build's next peak takes them instead of stalling. Returns the decisions written.
+ */
+size_t policy_plan_headroom(const PolicyConfig *c, const PlanInput *in, uint64_t need_kb,
+                            Decision *out, size_t max);
 
 /* ---- aggressor tracking ----------------------------------------------------------------- */
 
@@ -310,10 +334,88 @@ typedef struct FootprintTrack {
         bool flagged;                   /* was the aggressor during this incident */
 } FootprintTrack;
 
+/* What the current incident is blamed on (aggressor_pick() decides, aggressor_reset() forgets). */
+typedef enum Blame {
+        BLAME_UNKNOWN,                  /* no one grows or faults enough to be told yet */
+        BLAME_BUILD,                    /* a build's own waves: make room for it, kill nothing */
+        BLAME_OTHER,                    /* a runaway outside any build: a build is one more grower */
+} Blame;
+
 typedef struct AggressorTracker {
         FootprintTrack slots[AGGRESSOR_SLOTS];
         usec_t window_usec;             /* the configured window, kept by aggressor_pick(); 0 = 5 s */
+        Blame blame;
 } AggressorTracker;
+
+/* ---- spike mode: builds that allocate in waves ---------------------------------------------- */
+
+/*
+ * A build is a process matched by a `build = true` app entry (cargo, make, ninja, ...) together
+ * with everything it started: its workers (rustc, cc1, ld) come and go in waves, so no single one
+ * of them is a runaway, and freezing one mid-wave holds its memory hostage while the build stalls.
+ * mgd therefore looks at the build as a whole: its footprint (the sum over the tree), its growth,
+ * and its peak over the spike window. A build whose footprint fell well below a peak allocates in
+ * waves ("spike mode"): mgd keeps room free for its next wave by freezing background processes
+ * ahead of it, and while an incident is blamed on a build, nothing is killed below Critical.
+ */
+#define SPIKE_GROUPS_MAX 16
+#define SPIKE_BUCKETS 24
+
+typedef struct BuildGroup {
+        pid_t pid;                      /* the topmost build tool of the tree; 0: a free slot */
+        uint64_t starttime;
+        char name[CAND_NAME_MAX];
+        unsigned members;               /* processes in the tree at the last feed */
+        uint64_t kb;                    /* rss + swap of the tree at the last feed */
+        FootprintTrack track;           /* recent samples of kb: the build's growth rate */
+        uint64_t bucket_max[SPIKE_BUCKETS];     /* highest kb per window/SPIKE_BUCKETS slice */
+        uint64_t bucket_min[SPIKE_BUCKETS];     /* lowest; UINT64_MAX for a slice with no sample */
+        usec_t bucket_at;               /* when the newest slice began */
+        unsigned bucket_head;
+        bool waves;                     /* fell well below a peak: allocates in waves */
+        bool logged_waves;              /* for the daemon: said so in the log */
+        usec_t first_seen, seen;
+} BuildGroup;
+
+typedef struct SpikeTracker {
+        BuildGroup groups[SPIKE_GROUPS_MAX];
+} SpikeTracker;
+
+void spike_init(SpikeTracker *t);
+/*
+ * Sort this scan's candidates (in pid order, as the scan returns them) into builds: sets every
+ * cands[i].build (0: in no build), samples each build's footprint, and drops builds whose tool
+ * is gone. A build is rooted at the topmost ancestor (within cands, following ppid) that a
+ * `build = true` rule matches; with spike mode off every build is 0. Returns how many builds
+ * turned "in waves" with this feed (the daemon logs them).
+ */
+unsigned spike_feed(SpikeTracker *t, const PolicyConfig *c, Candidate *cands, size_t n, usec_t now);
+/* The build of cands[i].build == k (k >= 1), or NULL. */
+const BuildGroup *spike_group(const SpikeTracker *t, unsigned k);
+/* Footprint growth of build k in KiB/s over the aggressor window (0 for no such build). */
+double spike_growth_kbs(const SpikeTracker *t, const PolicyConfig *c, unsigned k, usec_t now);
+/* The highest footprint of build k over the spike window. */
+uint64_t spike_peak_kb(const SpikeTracker *t, const PolicyConfig *c, unsigned k, usec_t now);
+/* Is any build in waves? (The daemon keeps scanning while one is, even at Normal.) */
+bool spike_active(const SpikeTracker *t);
+/*
+ * The room the next waves of the builds in waves will take: the sum of (peak - now) times
+ * spike_headroom. MemAvailable should cover it on top of the thaw reserve.
+ */
+uint64_t spike_headroom_kb(const SpikeTracker *t, const PolicyConfig *c, usec_t now);
+/*
+ * What recovery keeps free for the builds in waves: the whole swing of each (its peak minus its
+ * lowest footprint over the window) times spike_headroom, whatever phase the build is in now. It
+ * is never less than spike_headroom_kb(), so what recovery thaws between waves is never what the
+ * headroom freezes next: no freeze/thaw ping-pong with the build's phase.
+ */
+uint64_t spike_reserve_kb(const SpikeTracker *t, const PolicyConfig *c);
+/*
+ * Are builds shielded at this level? Only with spike mode on, below Critical, and unless this
+ * incident was blamed on a runaway outside any build: then a build is one more grower, and its
+ * newcomers are frozen like any other (the seed's cargo, caught as it appeared mid-incident).
+ */
+bool spike_shield(const PolicyConfig *c, Blame blame, Level level);
 
 void aggressor_init(AggressorTracker *t);
 /*
@@ -335,9 +437,20 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
  * to Normal), so a frozen runaway that stopped growing or faulting is still the first to be
  * checkpointed or killed at Critical; with no one growing or faulting now, the flagged eligible
  * candidate with the largest footprint is returned. Returns an index into cands or -1.
+ *
+ * Builds (spike != NULL, spike_feed() has set cands[].build): while spike_shield() holds, the
+ * members of a build are never picked one by one; the build as a whole is compared with the
+ * fastest single grower instead. A build growing at least as fast (and at least
+ * aggressor_min_growth_kbs) gets the incident blamed on it, BLAME_BUILD: no single process is the
+ * runaway, and no one is picked by major faults either (they are the build's victims). A single
+ * grower that outgrows every build blames the incident on it, BLAME_OTHER, and from then on
+ * builds are not shielded until aggressor_reset().
  */
 ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
-                       pid_t foreground, Level level, double trend, usec_t now);
+                       pid_t foreground, Level level, double trend, usec_t now,
+                       const SpikeTracker *spike);
+Blame aggressor_blame(const AggressorTracker *t);
+/* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
 
 /* ---- recovery ---------------------------------------------------------------------------- */
@@ -367,6 +480,7 @@ typedef struct RecoveryInput {
         MemFigures mem;
         const HeldProcess *held;
         size_t n_held;
+        uint64_t extra_reserve_kb;      /* kept free on top of the reserve: a build's next wave */
 } RecoveryInput;
 
 /*

@@ -65,7 +65,7 @@ size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *ou
 
         if (in->level != LEVEL_NORMAL || !in->held || max == 0)
                 return 0;
-        target = policy_thaw_reserve_kb(c, in->mem.mem_total_kb);
+        target = policy_thaw_reserve_kb(c, in->mem.mem_total_kb) + in->extra_reserve_kb;
 
         for (ssize_t i = recover_next(c, in, -1); i >= 0 && n < max; i = recover_next(c, in, i)) {
                 const HeldProcess *h = &in->held[i];

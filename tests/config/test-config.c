@@ -567,6 +567,7 @@ START_TEST(test_documented_keys) {
                 "target_available_pct", "min_footprint_mb", "critical_max_destructive",
                 "emergency_max_destructive", "kill_swap_ratio", "aggressor_min_growth_kbs",
                 "aggressor_window",
+                "spike_mode", "spike_window", "spike_drop_pct", "spike_min_swing_mb", "spike_headroom",
                 "thaw_batch", "restore_batch", "thaw_min_frozen", "fast_tick", "slow_tick", "term_grace",
         };
         char path[] = "/tmp/mgd-test-config-XXXXXX", want[CONFIG_ERROR_MAX];

@@ -159,22 +159,27 @@ class Session:
         self.scopes = []
 
     def spawn(self, name, mib, grow=0, maxmib=0, scope=None, ignore_term=False):
-        target = self.dir
-        if scope:
-            target = os.path.join(self.dir, scope)
-            os.mkdir(target)
-            self.scopes.append(target)
         args = [self.fakeproc, name, str(mib)]
         if grow:
             args += [str(grow), str(maxmib or mib)]
         if ignore_term:
             args.append('--ignore-term')
+        p = self.spawn_cmd(args, name, scope=scope, stdout=subprocess.PIPE)
+        p.stdout.readline()     # fakeproc says when its memory is touched
+        return p
+
+    def spawn_cmd(self, args, name, scope=None, stdout=None):
+        """Any program, started inside the session (or a scope of it)."""
+        target = self.dir
+        if scope:
+            target = os.path.join(self.dir, scope)
+            os.mkdir(target)
+            self.scopes.append(target)
 
         def enter():
             with open(os.path.join(target, 'cgroup.procs'), 'w') as f:
                 f.write('0')
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, preexec_fn=enter)
-        p.stdout.readline()
+        p = subprocess.Popen(args, stdout=stdout, preexec_fn=enter)
         p.cgroup = target
         p.comm = name
         self.procs.append(p)

@@ -22,6 +22,7 @@ typedef struct RuleSpec {
         RuleSource source;
         bool protect;
         int checkpoint;
+        bool build;
 } RuleSpec;
 
 #define APP(n, p, prio) { .name = n, .pattern = p, .priority = prio, .field = MATCH_NAME, \
@@ -81,6 +82,7 @@ static inline Rule *test_rules_add(TestRules *r, const RuleSpec *specs, size_t n
                 rule->protect = specs[i].protect;
                 rule->priority = specs[i].priority;
                 rule->checkpoint = specs[i].checkpoint;
+                rule->build = specs[i].build;
                 r->n++;
         }
         return r->rules;

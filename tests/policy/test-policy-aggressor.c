@@ -40,7 +40,7 @@ START_TEST(test_normal_tier_grower_frozen_first) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(cands, ELEMENTSOF(cands), 2, 300, T0, 3);
-        in.aggressor = aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_ELEVATED, 0.01, now);
+        in.aggressor = aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_ELEVATED, 0.01, now, NULL);
         ck_assert_int_eq(in.aggressor, 2);
 
         ck_assert_uint_eq(policy_plan(&c, &in, d, 16), 4);
@@ -60,15 +60,15 @@ START_TEST(test_stays_flagged_until_reset) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(cands, 2, 1, 300, T0, 3);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_ELEVATED, 0.1, now), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_ELEVATED, 0.1, now, NULL), 1);
 
         /* it stops growing (frozen); a minute later it is still the one */
         now = feed_ticks(cands, 2, -1, 0, now + SEC, 60);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, -0.01, now), 1);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_NORMAL, 0, now), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, -0.01, now, NULL), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_NORMAL, 0, now, NULL), 1);
 
         aggressor_reset(&tracker);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
@@ -99,9 +99,9 @@ START_TEST(test_never_protected_or_foreground) {
                 aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now);
         }
         now -= SEC;
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_HIGH, 1, now, NULL), -1);
         /* not in the foreground any more: the IDE (prio 35) may be the runaway */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_HIGH, 1, now), 2);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_HIGH, 1, now, NULL), 2);
 
         /* a slower eligible grower is picked over the faster protected ones */
         aggressor_init(&tracker);
@@ -112,7 +112,7 @@ START_TEST(test_never_protected_or_foreground) {
                 aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now);
         }
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_HIGH, 1,
-                                        now - SEC), 3);
+                                        now - SEC, NULL), 3);
         test_rules_free(&r);
 }
 END_TEST
@@ -127,12 +127,12 @@ START_TEST(test_recycled_pid) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(&old, 1, 0, 400, T0, 3);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &old, 1, 0, LEVEL_ELEVATED, 0, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &old, 1, 0, LEVEL_ELEVATED, 0, now, NULL), 0);
 
         fresh = test_cand(500, "node", 2000, 0);
         fresh.starttime = old.starttime + 777;
         now = feed_ticks(&fresh, 1, -1, 0, now + SEC, 2);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &fresh, 1, 0, LEVEL_ELEVATED, 0, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &fresh, 1, 0, LEVEL_ELEVATED, 0, now, NULL), -1);
 
         /* the old entry was replaced, not left behind to hold a slot and a flag */
         for (size_t i = 0, found = 0; i < AGGRESSOR_SLOTS; i++)
@@ -148,7 +148,7 @@ START_TEST(test_recycled_pid) {
         (void) feed_ticks(&old, 1, -1, 0, T0, 2);
         fresh.rss_kb = 3000 * MIB;
         aggressor_feed(&tracker, &fresh, 1, T0 + 2 * SEC);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &fresh, 1, 0, LEVEL_HIGH, 1, T0 + 2 * SEC), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &fresh, 1, 0, LEVEL_HIGH, 1, T0 + 2 * SEC, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
@@ -162,18 +162,18 @@ START_TEST(test_threshold_and_gate) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(&cand, 1, 0, 15, T0, 4);       /* 15 MiB/s < 16 MiB/s */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now, NULL), -1);
 
         aggressor_init(&tracker);
         cand.rss_kb = 100 * MIB;
         now = feed_ticks(&cand, 1, 0, 20, T0, 4);
         /* Normal and pressure not rising: no one is flagged */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0, now), -1);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, -0.1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0, now, NULL), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, -0.1, now, NULL), -1);
         /* rising pressure at Normal, or any level above it, is enough */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0.01, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0.01, now, NULL), 0);
         aggressor_reset(&tracker);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_ELEVATED, 0, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_ELEVATED, 0, now, NULL), 0);
 
         /* swap counts toward the footprint: pages pushed out are still the process's */
         aggressor_init(&tracker);
@@ -183,7 +183,7 @@ START_TEST(test_threshold_and_gate) {
                 cand.swap_kb += 100 * MIB;
                 aggressor_feed(&tracker, &cand, 1, T0 + k * SEC);
         }
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 0, T0 + 2 * SEC), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 0, T0 + 2 * SEC, NULL), 0);
         test_rules_free(&r);
 }
 END_TEST
@@ -205,7 +205,7 @@ START_TEST(test_fastest_grower_wins) {
                 cands[2].rss_kb += 30 * MIB;
                 aggressor_feed(&tracker, cands, 3, T0 + k * SEC);
         }
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 3, 0, LEVEL_HIGH, 0, T0 + 3 * SEC), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 3, 0, LEVEL_HIGH, 0, T0 + 3 * SEC, NULL), 1);
         test_rules_free(&r);
 }
 END_TEST
@@ -221,7 +221,7 @@ START_TEST(test_growth_outside_window) {
         aggressor_init(&tracker);
         now = feed_ticks(&cand, 1, 0, 500, T0, 2);         /* T0, T0+1: still in the ring */
         now = feed_ticks(&cand, 1, -1, 0, now + SEC, 6);   /* T0+2 .. T0+7 */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now, NULL), -1);
 
         /* with a longer window the same history counts */
         c.aggressor_window_usec = 20 * SEC;
@@ -229,7 +229,7 @@ START_TEST(test_growth_outside_window) {
         cand.rss_kb = 100 * MIB;
         now = feed_ticks(&cand, 1, 0, 500, T0, 2);
         now = feed_ticks(&cand, 1, -1, 0, now + SEC, 5);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now, NULL), 0);
         test_rules_free(&r);
 }
 END_TEST
@@ -244,12 +244,12 @@ START_TEST(test_unfed_entries_expire) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(cands, 2, 0, 300, T0, 3);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now, NULL), 0);
 
         /* node is not a candidate for 11 s (> 2 × 5 s); only konsole is fed */
         now = feed_ticks(&cands[1], 1, -1, 0, now + SEC, 12);
         aggressor_feed(&tracker, cands, 2, now + SEC);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now + SEC), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now + SEC, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
@@ -271,7 +271,7 @@ START_TEST(test_table_full) {
                 aggressor_feed(&tracker, many, ELEMENTSOF(many), T0 + k * SEC);
         }
         ck_assert_int_eq(aggressor_pick(&tracker, &c, many, ELEMENTSOF(many), 0, LEVEL_HIGH, 1,
-                                        T0 + 2 * SEC), 0);
+                                        T0 + 2 * SEC, NULL), 0);
         test_rules_free(&r);
 }
 END_TEST
@@ -286,7 +286,7 @@ START_TEST(test_pid_zero_ignored) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_ticks(cands, 2, 0, 300, T0, 4);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 1, now, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
@@ -342,7 +342,7 @@ START_TEST(test_thrasher_at_stable_footprint_frozen_first) {
 
                 aggressor_reset(&tracker);
                 in.level = levels[l];
-                in.aggressor = aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, levels[l], 0, now);
+                in.aggressor = aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, levels[l], 0, now, NULL);
                 ck_assert_int_eq(in.aggressor, 4);
 
                 n = policy_plan(&c, &in, d, 16);
@@ -374,7 +374,7 @@ START_TEST(test_growth_beats_faults) {
                 aggressor_feed(&tracker, cands, 2, T0 + k * SEC);
         }
         now = T0 + 3 * SEC;
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now, NULL), 1);
 
         /* growing too slowly to count: the thrasher is the one */
         aggressor_init(&tracker);
@@ -383,7 +383,7 @@ START_TEST(test_growth_beats_faults) {
                 cands[1].rss_kb += 8 * MIB;
                 aggressor_feed(&tracker, cands, 2, T0 + k * SEC);
         }
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0, now, NULL), 0);
         test_rules_free(&r);
 }
 END_TEST
@@ -415,9 +415,9 @@ START_TEST(test_thrasher_never_protected_or_foreground) {
         }
         now -= SEC;
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_EMERGENCY, 1,
-                                        now), -1);
+                                        now, NULL), -1);
         /* not in the foreground any more: the IDE (prio 35) may be the thrasher */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_HIGH, 1, now), 2);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_HIGH, 1, now, NULL), 2);
 
         /* a slower eligible thrasher is picked over the faster ineligible ones */
         aggressor_init(&tracker);
@@ -429,7 +429,7 @@ START_TEST(test_thrasher_never_protected_or_foreground) {
                 aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now);
         }
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 3, LEVEL_HIGH, 1,
-                                        now - SEC), 3);
+                                        now - SEC, NULL), 3);
         test_rules_free(&r);
 }
 END_TEST
@@ -444,28 +444,28 @@ START_TEST(test_majflt_threshold_and_gate) {
         ck_assert_uint_eq(c.aggressor_min_majflt_rate, 200);
         aggressor_init(&tracker);
         now = feed_faults(&cand, 1, 0, 199, T0, 6);     /* 199/s < 200/s */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_EMERGENCY, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_EMERGENCY, 1, now, NULL), -1);
 
         aggressor_init(&tracker);
         now = feed_faults(&cand, 1, 0, 200, T0, 6);
         /* Normal and pressure not rising: no one is flagged */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0, now, NULL), -1);
         /* rising pressure at Normal, or any level above it, is enough */
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0.01, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_NORMAL, 0.01, now, NULL), 0);
         aggressor_reset(&tracker);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_ELEVATED, 0, now), 0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_ELEVATED, 0, now, NULL), 0);
 
         /* the threshold is the configured one */
         aggressor_reset(&tracker);
         c.aggressor_min_majflt_rate = 201;
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now, NULL), -1);
 
         /* faults that ended longer ago than the window are history */
         c.aggressor_min_majflt_rate = 200;
         aggressor_init(&tracker);
         now = feed_faults(&cand, 1, 0, 5000, T0, 2);
         now = feed_faults(&cand, 1, -1, 0, now + SEC, 6);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, &cand, 1, 0, LEVEL_HIGH, 1, now, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
@@ -474,7 +474,7 @@ END_TEST
 static bool fault_tick(const PolicyConfig *c, Candidate *cand, uint64_t majflt, usec_t now) {
         cand->majflt = majflt;
         aggressor_feed(&tracker, cand, 1, now);
-        return aggressor_pick(&tracker, c, cand, 1, 0, LEVEL_HIGH, 1, now) == 0;
+        return aggressor_pick(&tracker, c, cand, 1, 0, LEVEL_HIGH, 1, now, NULL) == 0;
 }
 
 /*
@@ -526,20 +526,20 @@ START_TEST(test_thrasher_stays_flagged) {
         test_config(&c, &r);
         aggressor_init(&tracker);
         now = feed_faults(cands, 2, 1, 3000, T0, 4);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0.1, now), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0.1, now, NULL), 1);
 
         /* frozen: no more faults; a minute later it is still the one */
         cands[1].frozen = FREEZE_CGROUP;
         now = feed_faults(cands, 2, -1, 0, now + SEC, 60);
-        in.aggressor = aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, -0.01, now);
+        in.aggressor = aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, -0.01, now, NULL);
         ck_assert_int_eq(in.aggressor, 1);
         ck_assert_uint_ge(policy_plan(&c, &in, d, 4), 1);
         ck_assert_int_eq(d[0].pid, 3);
         ck_assert_int_eq(d[0].action, ACTION_KILL);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_NORMAL, 0, now), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_NORMAL, 0, now, NULL), 1);
 
         aggressor_reset(&tracker);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now), -1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now, NULL), -1);
         test_rules_free(&r);
 }
 END_TEST
