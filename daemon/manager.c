@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -264,6 +266,7 @@ static int manager_alloc(Manager *m) {
 }
 
 static int manager_roots(Manager *m) {
+        struct statfs sfs;
         int r;
 
         if (m->opt.cgroup2_root)
@@ -275,6 +278,7 @@ static int manager_roots(Manager *m) {
                         m->cgroup2_root[0] = '\0';
                 }
         }
+        m->real_proc = statfs(m->opt.proc_root, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
         scan_filter_default(&m->filter, getuid(), getpid());
         if (m->opt.n_session > 0) {
                 for (size_t i = 0; i < m->opt.n_session; i++)

@@ -59,6 +59,7 @@ typedef struct Manager {
         char config_user[PATH_MAX];
 
         char cgroup2_root[PATH_MAX];
+        bool real_proc;                 /* proc_root is a procfs: its start times are real */
         char state_dir[PATH_MAX];
         char socket_path[PATH_MAX];
         ScanFilter filter;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -106,7 +107,19 @@ static void manager_feed_builds(Manager *m, usec_t now) {
                         m->spike->groups[k].logged_waves = true;
 }
 
+/* The age of a process from its starttime (clock ticks after boot); 0 if the clock disagrees. */
+static usec_t process_age(uint64_t starttime, usec_t boot_now, long tck) {
+        usec_t started;
+
+        if (tck <= 0 || starttime > UINT64_MAX / USEC_PER_SEC)
+                return 0;
+        started = starttime * USEC_PER_SEC / (uint64_t) tck;
+        return boot_now > started ? boot_now - started : 0;
+}
+
 int manager_scan(Manager *m) {
+        usec_t boot_now = now_usec(CLOCK_BOOTTIME);
+        long tck = sysconf(_SC_CLK_TCK);
         size_t n = 0, total = 0;
         uint64_t gpu = 0;
         int r;
@@ -128,6 +141,8 @@ int manager_scan(Manager *m) {
                 if (e && e->starttime == c->starttime)
                         c->frozen = registry_how_freeze_method(e->how);
                 c->majflt = m->procs[i].majflt;
+                /* a fixture /proc has made-up start times: ages only for the real one */
+                c->age_usec = m->real_proc ? process_age(c->starttime, boot_now, tck) : 0;
                 for (size_t k = 0; k < m->n_checkpoint_failed; k++)
                         if (strcmp(m->checkpoint_failed[k], c->name) == 0)
                                 c->checkpoint_failed = true;
@@ -280,7 +295,7 @@ static void manager_log_blame(Manager *m, usec_t now) {
         m->blame_logged = b;
         if (b == BLAME_BUILD && (g = fastest_build(m, now)))
                 log_notice("The pressure comes from the build '%s' (pid %d, %u processes, %llu MiB): spike mode"
-                           " freezes background processes to make room for it and kills nothing below Critical",
+                           " freezes background processes to make room for it and kills nothing",
                            g->name, (int) g->pid, g->members, (unsigned long long) (g->kb / 1024));
         else if (b == BLAME_OTHER && m->config.spike_mode)
                 log_info("The pressure comes from a process outside any build: builds are not shielded"
@@ -314,6 +329,52 @@ static void manager_spike_headroom(Manager *m, usec_t now) {
                 (void) registry_persist(m->registry);
 }
 
+/* A build's own wave reached Critical: pause one of its workers (one per tick) instead of killing. */
+static void manager_spike_pause(Manager *m, usec_t now) {
+        ssize_t i = aggressor_pick_pause(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground, now);
+        const Candidate *c;
+        Decision d;
+
+        if (i < 0) {
+                if (aggressor_blame(m->aggressor) == BLAME_OTHER)
+                        log_notice("A process of a build was paused %d times and keeps the memory at the brink:"
+                                   " it is treated as a runaway from now on", SPIKE_PAUSES_MAX);
+                return;
+        }
+        c = &m->cands[i];
+        d = (Decision) {
+                .index = (size_t) i, .pid = c->pid, .starttime = c->starttime, .action = ACTION_FREEZE,
+                .priority = policy_priority(&m->config, c, m->foreground), .footprint_kb = c->rss_kb + c->swap_kb,
+        };
+        if (do_freeze(m, &d, c, "spike pause") >= 0)
+                aggressor_note_pause(m->aggressor, c->pid, c->starttime);
+}
+
+/*
+ * Resume a paused worker of a build, one per tick, as soon as the stall is down again (this tick's
+ * target at most Elevated) and MemAvailable covers the thaw reserve: a paused worker holds its
+ * memory and stalls its whole build, so it does not wait for the calm period recovery waits for.
+ */
+static void manager_spike_release(Manager *m) {
+        if (!m->config.spike_mode || aggressor_blame(m->aggressor) == BLAME_OTHER ||
+            m->target > LEVEL_ELEVATED ||
+            m->mem.mem_available_kb < policy_thaw_reserve_kb(&m->config, m->mem.mem_total_kb))
+                return;
+        for (size_t i = 0; i < m->n_procs; i++) {
+                const Candidate *c = &m->cands[i];
+                RegistryEntry *e;
+
+                if (c->build == 0 || c->frozen == FREEZE_NONE)
+                        continue;
+                e = registry_find_pid(m->registry, c->pid);
+                if (!e || e->starttime != c->starttime || e->how == REGISTRY_CHECKPOINT)
+                        continue;
+                if (manager_thaw(m, e, "spike release") >= 0 && !m->opt.dry_run)
+                        (void) registry_persist(m->registry);
+                return;
+        }
+}
+
 static void manager_act(Manager *m, usec_t now) {
         PlanInput in = {
                 .level = m->level,
@@ -328,7 +389,7 @@ static void manager_act(Manager *m, usec_t now) {
 
         in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
                                       m->level, m->score.trend, now, m->spike);
-        in.shield_builds = spike_shield(&m->config, aggressor_blame(m->aggressor), m->level);
+        in.shield_builds = spike_shield(&m->config, aggressor_blame(m->aggressor));
         in.spare_all = in.shield_builds && aggressor_blame(m->aggressor) == BLAME_BUILD;
         manager_log_blame(m, now);
         /*
@@ -374,6 +435,8 @@ static void manager_act(Manager *m, usec_t now) {
                         break;
                 }
         }
+        if (in.spare_all && m->target >= LEVEL_CRITICAL)
+                manager_spike_pause(m, now);
         if (!m->opt.dry_run)
                 (void) registry_persist(m->registry);
 }
@@ -498,6 +561,8 @@ int manager_tick(Manager *m) {
                 }
         } else
                 m->active_scans = 0;
+        if (active && m->n_procs > 0)
+                manager_spike_release(m);
         if (m->level > LEVEL_NORMAL)
                 privileged_zram_compact(m, now);
         if (m->level > LEVEL_NORMAL && m->n_procs > 0)

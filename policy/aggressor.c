@@ -17,8 +17,10 @@ void aggressor_init(AggressorTracker *t) {
 }
 
 void aggressor_reset(AggressorTracker *t) {
-        for (size_t i = 0; i < AGGRESSOR_SLOTS; i++)
+        for (size_t i = 0; i < AGGRESSOR_SLOTS; i++) {
                 t->slots[i].flagged = false;
+                t->slots[i].pauses = 0;
+        }
         t->blame = BLAME_UNKNOWN;
 }
 
@@ -51,11 +53,15 @@ static FootprintTrack *track_slot(AggressorTracker *t, pid_t pid, usec_t now) {
         return lru;
 }
 
-static FootprintTrack *track_new(AggressorTracker *t, pid_t pid, uint64_t starttime, usec_t now) {
-        FootprintTrack *f = track_slot(t, pid, now);
+static FootprintTrack *track_new(AggressorTracker *t, const Candidate *cand, usec_t now) {
+        FootprintTrack *f = track_slot(t, cand->pid, now);
 
         if (f)
-                *f = (FootprintTrack) { .pid = pid, .starttime = starttime };
+                *f = (FootprintTrack) {
+                        .pid = cand->pid,
+                        .starttime = cand->starttime,
+                        .born = cand->age_usec > 0 && cand->age_usec < now ? now - cand->age_usec : 0,
+                };
         return f;
 }
 
@@ -88,7 +94,7 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
                         continue;
                 f = track_find(t, cand->pid, cand->starttime);
                 if (!f)
-                        f = track_new(t, cand->pid, cand->starttime, now);
+                        f = track_new(t, cand, now);
                 if (!f)
                         continue;       /* table full of fresher entries: tracked next tick */
                 track_push(f, cand->rss_kb + cand->swap_kb, cand->majflt, now);
@@ -153,6 +159,42 @@ static ssize_t aggressor_fastest(AggressorTracker *t, const PolicyConfig *c, con
         return best;
 }
 
+/* A process may be judged by its lifetime average growth only this young. */
+#define YOUNG_MAX_USEC (60 * USEC_PER_SEC)
+
+/* footprint / age, for a process seen once, younger than YOUNG_MAX_USEC, and big enough to have
+ * grown at aggressor_min_growth_kbs over a whole window; 0 otherwise. */
+static double young_growth_kbs(const PolicyConfig *c, const FootprintTrack *f, usec_t now) {
+        double floor_kb = (double) c->aggressor_min_growth_kbs * (double) c->aggressor_window_usec /
+                (double) USEC_PER_SEC;
+        uint64_t kb;
+
+        if (f->n != 1 || f->born == 0 || now <= f->born || now - f->born > YOUNG_MAX_USEC)
+                return 0;
+        kb = f->kb[(f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES];
+        if ((double) kb < floor_kb)
+                return 0;
+        return (double) kb * (double) USEC_PER_SEC / (double) (now - f->born);
+}
+
+/* The eligible young process with the highest lifetime growth, at least the minimum; -1 if none. */
+static ssize_t aggressor_young(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands,
+                               size_t n, pid_t foreground, bool skip_builds, usec_t now) {
+        ssize_t best = -1;
+        double best_rate = (double) c->aggressor_min_growth_kbs;
+
+        for (size_t i = 0; i < n; i++) {
+                const FootprintTrack *f = track_find(t, cands[i].pid, cands[i].starttime);
+                double rate = f ? young_growth_kbs(c, f, now) : 0;
+
+                if (rate < best_rate || !aggressor_eligible(c, &cands[i], foreground, skip_builds))
+                        continue;
+                best = (ssize_t) i;
+                best_rate = rate;
+        }
+        return best;
+}
+
 /* The fastest-growing build among the candidates' builds (KiB/s), 0 if none. */
 static double fastest_build(const SpikeTracker *spike, const PolicyConfig *c, usec_t now) {
         double best = 0;
@@ -197,7 +239,7 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
                                           growth_min, now, &other_rate);
                 aggressor_blame_update(t, c, other_rate, other >= 0, fastest_build(spike, c, now));
         }
-        shield = spike && spike_shield(c, t->blame, level);
+        shield = spike && spike_shield(c, t->blame);
         if (rising) {
                 best = shield ? other : aggressor_fastest(t, c, cands, n, foreground, false,
                                                           track_growth_kbs, growth_min, now, NULL);
@@ -212,9 +254,51 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
                 track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
                 return best;
         }
-        return aggressor_flagged(t, c, cands, n, foreground, shield);
+        best = aggressor_flagged(t, c, cands, n, foreground, shield);
+        /* the incident's first scan: nobody measured, nobody flagged, maybe a young runaway */
+        if (best < 0 && rising)
+                best = aggressor_young(t, c, cands, n, foreground, shield, now);
+        return best;
 }
 
 Blame aggressor_blame(const AggressorTracker *t) {
         return t->blame;
+}
+
+ssize_t aggressor_pick_pause(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                             pid_t foreground, usec_t now) {
+        ssize_t best = -1;
+        double best_rate = -1;
+        const FootprintTrack *bf = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                const Candidate *cand = &cands[i];
+                const FootprintTrack *f;
+                double rate;
+
+                if (cand->build == 0 || cand->frozen != FREEZE_NONE ||
+                    cand->rss_kb + cand->swap_kb < c->min_footprint_kb ||
+                    !aggressor_eligible(c, cand, foreground, false))
+                        continue;
+                f = track_find(t, cand->pid, cand->starttime);
+                rate = f ? track_growth_kbs(f, now, tracker_window(t)) : 0;
+                if (best >= 0 && (rate < best_rate || (rate == best_rate &&
+                    cand->rss_kb + cand->swap_kb <= cands[best].rss_kb + cands[best].swap_kb)))
+                        continue;
+                best = (ssize_t) i;
+                best_rate = rate;
+                bf = f;
+        }
+        if (best >= 0 && bf && bf->pauses >= SPIKE_PAUSES_MAX) {
+                t->blame = BLAME_OTHER;         /* a runaway inside the build */
+                return -1;
+        }
+        return best;
+}
+
+void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime) {
+        FootprintTrack *f = track_find(t, pid, starttime);
+
+        if (f)
+                f->pauses++;
 }

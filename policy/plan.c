@@ -31,9 +31,9 @@
  *   Emergency  every candidate (prio >= 20)                     -> KILL, rest frozen as above
  *
  * Spike mode (policy/spike.c) adds two switches the daemon sets from the blame: shield_builds
- * leaves every member of a build alone (below Critical), and spare_all, while the incident is a
- * build's own wave, turns every destructive decision into none (then a freeze where allowed):
- * the room is made by freezing, and nothing is killed below Critical.
+ * leaves every member of a build alone, and spare_all, while the incident is a build's own wave,
+ * turns every destructive decision into none (then a freeze where allowed): the room is made by
+ * freezing background processes and pausing the build's workers, and nothing is killed.
  *
  * No harshness inversion: within one level, for the same memory state, a lower priority never
  * gets a harsher action than a higher one (NONE < FREEZE < CHECKPOINT < TERMINATE < KILL). The

@@ -231,6 +231,7 @@ typedef struct Candidate {
         bool checkpoint_failed;         /* CRIU failed for this name this session */
         uint64_t majflt;                /* cumulative major faults, /proc/PID/stat field 12 */
         pid_t ppid;
+        usec_t age_usec;                /* since the process started (from starttime); 0: unknown */
         /* set by spike_feed(): */
         bool build_tool;                /* a build = true entry matches it */
         unsigned build;                 /* 0: not part of a build; k: of SpikeTracker.groups[k - 1] */
@@ -331,6 +332,8 @@ typedef struct FootprintTrack {
         uint64_t majflt[AGGRESSOR_SAMPLES];     /* the cumulative count, sampled with kb */
         unsigned majflt_n;              /* newest samples whose counts form a non-decreasing run */
         usec_t seen;                    /* last tick it was fed */
+        usec_t born;                    /* when the process started (its age at the first feed); 0: unknown */
+        unsigned pauses;                /* paused by spike mode this incident */
         bool flagged;                   /* was the aggressor during this incident */
 } FootprintTrack;
 
@@ -356,7 +359,7 @@ typedef struct AggressorTracker {
  * mgd therefore looks at the build as a whole: its footprint (the sum over the tree), its growth,
  * and its peak over the spike window. A build whose footprint fell well below a peak allocates in
  * waves ("spike mode"): mgd keeps room free for its next wave by freezing background processes
- * ahead of it, and while an incident is blamed on a build, nothing is killed below Critical.
+ * ahead of it, and while an incident is blamed on a build, nothing is killed.
  */
 #define SPIKE_GROUPS_MAX 16
 #define SPIKE_BUCKETS 24
@@ -411,11 +414,14 @@ uint64_t spike_headroom_kb(const SpikeTracker *t, const PolicyConfig *c, usec_t 
  */
 uint64_t spike_reserve_kb(const SpikeTracker *t, const PolicyConfig *c);
 /*
- * Are builds shielded at this level? Only with spike mode on, below Critical, and unless this
- * incident was blamed on a runaway outside any build: then a build is one more grower, and its
- * newcomers are frozen like any other (the seed's cargo, caught as it appeared mid-incident).
+ * Are builds shielded? With spike mode on, unless this incident was blamed on a runaway outside
+ * any build: then a build is one more grower, and its newcomers are frozen like any other (the
+ * seed's cargo, caught as it appeared mid-incident). A shielded build's members are never frozen,
+ * checkpointed or killed by the plan, at any level; while the incident is the build's own wave,
+ * nobody is killed, and a wave that reaches Critical pauses one of the build's workers instead
+ * (aggressor_pick_pause()), which the daemon resumes once the stall has come down.
  */
-bool spike_shield(const PolicyConfig *c, Blame blame, Level level);
+bool spike_shield(const PolicyConfig *c, Blame blame);
 
 void aggressor_init(AggressorTracker *t);
 /*
@@ -438,6 +444,13 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
  * checkpointed or killed at Critical; with no one growing or faulting now, the flagged eligible
  * candidate with the largest footprint is returned. Returns an index into cands or -1.
  *
+ * The first scan of an incident has one sample per process and so no measured rate. Then, and
+ * only while no one is flagged yet, a process younger than a minute that already holds at least
+ * aggressor_min_growth_kbs times the window (80 MiB by default) is judged by its average growth
+ * since it started (footprint / age): the runaway that started the incident is frozen at the
+ * first tick instead of a tick later. Such a pick is not flagged and blames nothing: the next
+ * tick's measured rates decide, and destructive decisions wait for them (the daemon's hold).
+ *
  * Builds (spike != NULL, spike_feed() has set cands[].build): while spike_shield() holds, the
  * members of a build are never picked one by one; the build as a whole is compared with the
  * fastest single grower instead. A build growing at least as fast (and at least
@@ -450,6 +463,21 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
                        pid_t foreground, Level level, double trend, usec_t now,
                        const SpikeTracker *spike);
 Blame aggressor_blame(const AggressorTracker *t);
+
+/* A build's worker may be paused this often in one incident; then it is a runaway of its own. */
+#define SPIKE_PAUSES_MAX 3
+/*
+ * A build's wave that reaches Critical: the member of a build to pause (freeze), not killing
+ * anyone: the unfrozen, eligible member (priority >= 20, not the foreground, at least
+ * min_footprint_kb) growing fastest, else the largest. Pausing one worker is what `make -j` with
+ * one job less would do. A member already paused SPIKE_PAUSES_MAX times keeps bringing memory to
+ * the brink: it is a runaway inside the build, so the blame moves to it (BLAME_OTHER: from now
+ * on builds are not shielded and it is the aggressor like any other) and -1 is returned. Returns
+ * an index into cands, or -1; aggressor_note_pause() records that the daemon paused it.
+ */
+ssize_t aggressor_pick_pause(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                             pid_t foreground, usec_t now);
+void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
 

@@ -20,8 +20,8 @@ void spike_init(SpikeTracker *t) {
         memset(t, 0, sizeof(*t));
 }
 
-bool spike_shield(const PolicyConfig *c, Blame blame, Level level) {
-        return c->spike_mode && blame != BLAME_OTHER && level < LEVEL_CRITICAL;
+bool spike_shield(const PolicyConfig *c, Blame blame) {
+        return c->spike_mode && blame != BLAME_OTHER;
 }
 
 /*

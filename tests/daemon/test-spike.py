@@ -104,6 +104,21 @@ def main():
         tap.ok(not destructive, 'nothing is killed at High while the pressure is the build\'s',
                '\n'.join(a['line'] for a in destructive))
 
+        # the wave reaches Critical: a worker is paused, nobody is killed; paused workers resume
+        # as soon as the stall is down
+        fake.set(stall=0.6, avail_kb=int(0.5 * GIB))
+        ok = wait_for(lambda: watch_build() and any(a['action'] == 'freeze' and 'reason=spike pause' in a['line']
+                                                    for a in mgd.actions()), 10)
+        tap.ok(ok, 'at Critical a worker of the build is paused', mgd.text()[-2000:])
+        destructive = [a for a in mgd.actions() if a['action'] in ('kill', 'terminate', 'checkpoint')]
+        tap.ok(not destructive, 'nothing is killed at Critical while the pressure is the build\'s',
+               '\n'.join(a['line'] for a in destructive))
+        fake.set(stall=0.02, avail_kb=int(1.25 * GIB))
+        ok = wait_for(lambda: watch_build() and any(a['action'] == 'thaw' and 'reason=spike release' in a['line']
+                                                    for a in mgd.actions()), 10)
+        tap.ok(ok, 'the paused worker resumes once the stall is down, without waiting for calm',
+               mgd.text()[-2000:])
+
         # calm, but MemAvailable short of the reserve plus the next wave's room
         fake.set(stall=0.0, avail_kb=int(1.25 * GIB))
         ok = wait_for(lambda: watch_build() and '-> normal' in mgd.text(), 10)
@@ -116,7 +131,7 @@ def main():
                           for a in mgd.actions()),
                'between waves, a new background process is frozen to keep the next wave\'s room',
                '\n'.join(a['line'] for a in mgd.actions('freeze')) + mgd.text()[-1500:])
-        thawed_early = [a for a in mgd.actions('thaw')]
+        thawed_early = [a for a in mgd.actions('thaw') if 'spike release' not in a['line']]
         tap.ok(cargo.poll() is None, 'the build is still running (else the checks below prove nothing)')
         tap.ok(not thawed_early and all(stopped(p) for p in background),
                'while the build runs short of room, nothing is thawed into its next wave',
@@ -136,10 +151,16 @@ def main():
                '\n'.join(f'{p.comm}: {proc_state(p.pid)}' for p in everyone) + mgd.text()[-2000:])
 
         touched = {int(a['pid']) for a in mgd.actions() if a.get('pid', '').isdigit()}
-        tap.ok(not (touched & build_pids), 'no process of the build was ever acted on',
-               f'{sorted(touched & build_pids)} of {len(build_pids)} build processes seen')
+        on_build = [a for a in mgd.actions() if a.get('pid', '').isdigit() and int(a['pid']) in build_pids]
+        tap.ok(on_build and all(('reason=spike pause' in a['line'] and a['action'] == 'freeze') or
+                                ('reason=spike release' in a['line'] and a['action'] == 'thaw') for a in on_build),
+               'the build\'s processes were only paused and resumed',
+               '\n'.join(a['line'] for a in on_build) + f'\n({len(build_pids)} build processes seen)')
         tap.ok(len(build_pids) >= jobs * waves // 2, f'the test saw the build\'s processes ({len(build_pids)})')
         tap.ok(not ({kwin.pid, ide.pid} & touched), 'the compositor and the foreground IDE were never acted on')
+        paused = {int(a['pid']) for a in on_build if a['action'] == 'freeze'}
+        resumed = {int(a['pid']) for a in on_build if a['action'] == 'thaw'}
+        tap.ok(paused <= resumed, 'every paused worker was resumed', f'paused {sorted(paused)} resumed {sorted(resumed)}')
         destructive = [a for a in mgd.actions() if a['action'] in ('kill', 'terminate', 'checkpoint')]
         tap.ok(not destructive, 'nothing was killed in the whole run', '\n'.join(a['line'] for a in destructive))
     finally:

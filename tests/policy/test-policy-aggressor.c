@@ -544,6 +544,72 @@ START_TEST(test_thrasher_stays_flagged) {
 }
 END_TEST
 
+/*
+ * The incident's first scan: one sample each. The young runaway (10 s old, 600 MiB) is picked by
+ * its lifetime growth; old, small, protected and foreground processes are not; the pick is not
+ * flagged, and once a real second sample exists the measured rates decide.
+ */
+START_TEST(test_young_runaway_at_first_sight) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "firefox", 2048, 0),
+                test_cand(2, "node", 600, 0),
+                test_cand(3, "Web Content", 50, 0),
+                test_cand(4, "kwin_wayland", 900, 0),
+                test_cand(5, "code", 900, 0),
+        };
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        cands[0].age_usec = 7200 * SEC;
+        cands[1].age_usec = 10 * SEC;
+        cands[2].age_usec = 1 * SEC;            /* 50 MiB/s, but under the 80 MiB floor */
+        cands[3].age_usec = 2 * SEC;            /* protected */
+        cands[4].age_usec = 2 * SEC;            /* the foreground */
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1, T0,
+                                        NULL), 1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_UNKNOWN);
+        /* not while pressure does not rise */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_NORMAL, 0, T0,
+                                        NULL), -1);
+        /* a second sample, no growth: nothing measured, nothing flagged, no estimate any more */
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1,
+                                        T0 + SEC, NULL), -1);
+        /* older than a minute at first sight: no estimate */
+        aggressor_init(&tracker);
+        cands[1].age_usec = 61 * SEC;
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1, T0,
+                                        NULL), -1);
+        test_rules_free(&r);
+}
+END_TEST
+
+/* Someone already flagged this incident stays the aggressor over a young newcomer's estimate. */
+START_TEST(test_young_estimate_yields_to_flagged) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "node", 300, 0),
+                test_cand(2, "cargo", 150, 0),
+        };
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        now = feed_ticks(cands, 1, 0, 100, T0, 3);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 1, 0, LEVEL_ELEVATED, 0.1, now, NULL), 0);
+        /* node stopped growing (frozen); cargo appears, 5 s old */
+        cands[1].age_usec = 5 * SEC;
+        aggressor_feed(&tracker, cands, 2, now + SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_ELEVATED, 0.1, now + SEC, NULL), 0);
+        test_rules_free(&r);
+}
+END_TEST
+
 static Suite *policy_aggressor_suite(void) {
         Suite *s = suite_create("policy-aggressor");
         TCase *tc = tcase_create("aggressor");
@@ -564,6 +630,8 @@ static Suite *policy_aggressor_suite(void) {
         tcase_add_test(tc, test_majflt_threshold_and_gate);
         tcase_add_test(tc, test_majflt_counter_reset);
         tcase_add_test(tc, test_thrasher_stays_flagged);
+        tcase_add_test(tc, test_young_runaway_at_first_sight);
+        tcase_add_test(tc, test_young_estimate_yields_to_flagged);
         suite_add_tcase(s, tc);
         return s;
 }

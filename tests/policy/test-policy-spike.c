@@ -258,20 +258,18 @@ START_TEST(test_spike_mode_off) {
                 ck_assert_uint_eq(cands[i].build, 0);
         for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++)
                 ck_assert_ptr_null(spike_group(&spike, k));
-        ck_assert(!spike_shield(&c, BLAME_BUILD, LEVEL_ELEVATED));
+        ck_assert(!spike_shield(&c, BLAME_BUILD));
         test_rules_free(&r);
 }
 END_TEST
 
-START_TEST(test_shield_levels) {
+START_TEST(test_shield_blame) {
         PolicyConfig c;
 
         policy_config_defaults(&c);
-        ck_assert(spike_shield(&c, BLAME_UNKNOWN, LEVEL_ELEVATED));
-        ck_assert(spike_shield(&c, BLAME_BUILD, LEVEL_HIGH));
-        ck_assert(!spike_shield(&c, BLAME_BUILD, LEVEL_CRITICAL));
-        ck_assert(!spike_shield(&c, BLAME_BUILD, LEVEL_EMERGENCY));
-        ck_assert(!spike_shield(&c, BLAME_OTHER, LEVEL_ELEVATED));
+        ck_assert(spike_shield(&c, BLAME_UNKNOWN));
+        ck_assert(spike_shield(&c, BLAME_BUILD));
+        ck_assert(!spike_shield(&c, BLAME_OTHER));
 }
 END_TEST
 
@@ -317,7 +315,7 @@ START_TEST(test_blame_build) {
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_ELEVATED, 0.1, now,
                                         &spike), -1);
         ck_assert_int_eq(aggressor_blame(&tracker), BLAME_BUILD);
-        ck_assert(spike_shield(&c, aggressor_blame(&tracker), LEVEL_HIGH));
+        ck_assert(spike_shield(&c, aggressor_blame(&tracker)));
         /* without spike mode the same wave makes a worker the aggressor, as before */
         c.spike_mode = false;
         aggressor_reset(&tracker);
@@ -351,7 +349,7 @@ START_TEST(test_blame_other_then_newcomer_build) {
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_ELEVATED, 0.1, now,
                                         &spike), 2);
         ck_assert_int_eq(aggressor_blame(&tracker), BLAME_OTHER);
-        ck_assert(!spike_shield(&c, aggressor_blame(&tracker), LEVEL_ELEVATED));
+        ck_assert(!spike_shield(&c, aggressor_blame(&tracker)));
         /* node was frozen (stops growing); the build's worker now grows fastest: it is picked */
         now = feed_both(&c, cands, ELEMENTSOF(cands), newcomer, now + SEC, 6);
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_ELEVATED, 0.1, now,
@@ -393,21 +391,49 @@ START_TEST(test_blame_moves_to_faster_runaway) {
 }
 END_TEST
 
-/* At Critical the shield is off: a build's runaway worker is picked like anyone. */
-START_TEST(test_critical_lifts_shield) {
+/*
+ * At Critical the build is still shielded: no worker is the aggressor, one is paused instead, the
+ * fastest growing; one paused SPIKE_PAUSES_MAX times is a runaway of its own, the blame moves to it
+ * and from then on it is picked like anyone.
+ */
+START_TEST(test_critical_pauses_a_worker) {
         PolicyConfig c;
         TestRules r;
-        Candidate cands[] = { child(20, 1, "cargo", 10), child(21, 20, "rustc", 10) };
-        const int64_t step[] = { 0, 100 };
+        Candidate cands[] = {
+                child(20, 1, "cargo", 30),
+                child(21, 20, "rustc", 10),
+                child(22, 20, "rustc", 200),
+                child(23, 20, "rustc", 400),
+        };
+        const int64_t step[] = { 0, 100, 20, 0 };
         usec_t now;
 
         spike_config(&c, &r);
         spike_init(&spike);
         aggressor_init(&tracker);
         now = feed_both(&c, cands, ELEMENTSOF(cands), step, T0, 4);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_HIGH, 0.1, now, &spike), -1);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_CRITICAL, 0.1, now, &spike), 1);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 4, 0, LEVEL_CRITICAL, 0.1, now, &spike), -1);
         ck_assert_int_eq(aggressor_blame(&tracker), BLAME_BUILD);
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 0, now), 1);
+        /* paused (frozen): the next fastest is 22 */
+        cands[1].frozen = FREEZE_SIGSTOP;
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 0, now), 2);
+        /* nobody grows: the largest */
+        cands[1].frozen = FREEZE_NONE;
+        now = feed_both(&c, cands, ELEMENTSOF(cands), (const int64_t[]) { 0, 0, 0, 0 }, now + SEC, 6);
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 0, now), 3);
+        /* the foreground is never paused */
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 23, now), 1);
+        for (unsigned k = 0; k < SPIKE_PAUSES_MAX; k++)
+                aggressor_note_pause(&tracker, 23, cands[3].starttime);
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 0, now), -1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_OTHER);
+        /* the shield is off: the runaway rustc is the aggressor like anyone (it grows again) */
+        now = feed_both(&c, cands, ELEMENTSOF(cands), (const int64_t[]) { 0, 0, 0, 50 }, now + SEC, 4);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 4, 0, LEVEL_CRITICAL, 0.1, now, &spike), 3);
+        /* a new incident forgets the pauses */
+        aggressor_reset(&tracker);
+        ck_assert_int_eq(aggressor_pick_pause(&tracker, &c, cands, 4, 0, now), 3);
         test_rules_free(&r);
 }
 END_TEST
@@ -543,11 +569,11 @@ static Suite *policy_spike_suite(void) {
         tcase_add_test(tc, test_peak_window);
         tcase_add_test(tc, test_build_ends);
         tcase_add_test(tc, test_spike_mode_off);
-        tcase_add_test(tc, test_shield_levels);
+        tcase_add_test(tc, test_shield_blame);
         tcase_add_test(tc, test_blame_build);
         tcase_add_test(tc, test_blame_other_then_newcomer_build);
         tcase_add_test(tc, test_blame_moves_to_faster_runaway);
-        tcase_add_test(tc, test_critical_lifts_shield);
+        tcase_add_test(tc, test_critical_pauses_a_worker);
         tcase_add_test(tc, test_plan_shield);
         tcase_add_test(tc, test_plan_headroom);
         tcase_add_test(tc, test_recovery_keeps_wave_room);

@@ -140,6 +140,11 @@ def main():
         if onset is not None and acted is not None:
             print(f'# stall onset -> first action: {acted - onset:.2f} s '
                   f'(hog start -> action {acted - t0:.2f} s)', flush=True)
+        for line in mgd.text().splitlines():
+            if 'First action' in line and 'after the PSI trigger event' in line:
+                print(f'# trigger event -> first action (mgd\'s own clock): {line.split("First action ")[1]}',
+                      flush=True)
+                break
         acts = [a for a in mgd.actions() if a['action'] in ('freeze', 'kill', 'terminate')]
         tap.ok(acts and all(a['comm'].strip('"') == 'mgd-test-hog' for a in acts),
                'every action hit the hog and nothing else', '\n'.join(a['line'] for a in acts))
