@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -178,6 +179,8 @@ typedef struct Section {
         char pattern[RULE_PATTERN_MAX];
         regex_t re;
         bool compiled;
+        bool literal;                   /* matched through lit; re was freed at once */
+        LiteralSet lit;
         MatchField field;
         int priority;
         int checkpoint;
@@ -510,9 +513,35 @@ static int defaults_set(Loader *l, const char *key, const char *value) {
 /* ---- entries ----------------------------------------------------------------------------- */
 
 static void section_clear(Section *s) {
-        if (s->compiled)
+        if (s->compiled && !s->literal)
                 regfree(&s->re);
         *s = (Section) {};
+}
+
+/*
+ * Compile a pattern: always through regcomp(), which decides what is valid and words the error;
+ * a plain alternation then trades its regex for the literal form at once (policy.h, LiteralSet:
+ * the same meaning without the regex's 10-20 KiB of heap), so loading the table never holds more
+ * than one regex it does not need.
+ */
+static int pattern_compile(const char *pattern, regex_t *re, LiteralSet *lit, bool *literal,
+                           char *msg, size_t size) {
+        int r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+
+        if (r != 0) {
+                (void) regerror(r, re, msg, size);
+                return -EINVAL;         /* a failed regcomp() leaves nothing to regfree() */
+        }
+        *literal = literal_compile(pattern, lit) >= 0;
+        if (*literal) {
+                regfree(re);
+                memset(re, 0, sizeof(*re));
+        }
+        return 0;
+}
+
+static bool pattern_matches(const regex_t *re, const LiteralSet *lit, bool literal, const char *s) {
+        return literal ? literal_match(lit, s) : regexec(re, s, 0, NULL, 0) == 0;
 }
 
 static Entry *entry_find(Loader *l, const char *name) {
@@ -550,17 +579,18 @@ static int entry_new(Loader *l, const char *name, const char *where, Entry **ret
         return 0;
 }
 
-/* Match a built-in's example against a regex meant for another field (see protection checks). */
-static bool regex_matches_example(const regex_t *re, MatchField field, const char *example) {
+/* Match a built-in's example against a pattern meant for another field (see protection checks). */
+static bool regex_matches_example(const regex_t *re, const LiteralSet *lit, bool literal, MatchField field,
+                                  const char *example) {
         char cmdline[CAND_CMDLINE_MAX];
 
         /* comm is a prefix of the exe basename; a command line starts with the executable's path */
         if (field == MATCH_CMDLINE) {
                 (void) snprintf(cmdline, sizeof(cmdline), "/usr/bin/%s", example);
-                if (regexec(re, cmdline, 0, NULL, 0) == 0)
+                if (pattern_matches(re, lit, literal, cmdline))
                         return true;
         }
-        return regexec(re, example, 0, NULL, 0) == 0;
+        return pattern_matches(re, lit, literal, example);
 }
 
 /* The comm names a protected built-in exists for, for messages: "kwin_wayland, gnome-shell, ...". */
@@ -594,6 +624,8 @@ static int entry_check_unprotect(Loader *l, Entry *e, const Section *s) {
         int prio = s->key_line[KEY_PRIORITY] ? s->priority : e->rule.priority;
         MatchField field = s->key_line[KEY_MATCH] ? s->field : e->rule.field;
         const regex_t *re = s->compiled ? &s->re : &e->rule.re;
+        const LiteralSet *lit = s->compiled ? &s->lit : &e->rule.lit;
+        bool literal = s->compiled ? s->literal : e->rule.literal;
         const char *lost = NULL;
         char what[160], list[256];
         unsigned line;
@@ -602,7 +634,7 @@ static int entry_check_unprotect(Loader *l, Entry *e, const Section *s) {
                 return 0;
         if (s->key_line[KEY_PATTERN] || s->key_line[KEY_MATCH])
                 for (size_t i = 0; i < BUILTIN_EXAMPLES_MAX && b->examples[i] && !lost; i++)
-                        if (!regex_matches_example(re, field, b->examples[i]))
+                        if (!regex_matches_example(re, lit, literal, field, b->examples[i]))
                                 lost = b->examples[i];
         if (prio <= PRIORITY_PROTECTED_MAX && !lost)
                 return 0;
@@ -629,12 +661,15 @@ static int entry_check_unprotect(Loader *l, Entry *e, const Section *s) {
 /* Apply the keys the section set, field by field; everything else stays as it was. */
 static void entry_apply(Loader *l, Entry *e, Section *s) {
         if (s->key_line[KEY_PATTERN]) {
-                if (e->rule.compiled)
+                if (e->rule.compiled && !e->rule.literal)
                         regfree(&e->rule.re);
                 memcpy(e->rule.pattern, s->pattern, sizeof(e->rule.pattern));
-                e->rule.re = s->re;             /* the compiled regex moves into the entry */
+                e->rule.re = s->re;             /* the compiled pattern moves into the entry */
+                e->rule.lit = s->lit;
+                e->rule.literal = s->literal;
                 e->rule.compiled = true;
                 s->compiled = false;
+                s->literal = false;
         }
         if (s->key_line[KEY_MATCH])
                 e->rule.field = s->field;
@@ -734,12 +769,10 @@ static int entry_set_pattern(Loader *l, Section *s, const char *key, const char 
                 return fail_line(l, "[%s] %s = %s: '#' starts a comment only at the beginning of a line;"
                                  " end a line with '; comment', or write [#] for a literal '#'",
                                  s->body, key, value);
-        r = regcomp(&s->re, value, REG_EXTENDED | REG_NOSUB);
-        if (r != 0) {
-                (void) regerror(r, &s->re, msg, sizeof(msg));
+        r = pattern_compile(value, &s->re, &s->lit, &s->literal, msg, sizeof(msg));
+        if (r < 0)
                 return fail_line(l, "[%s] %s = %s: invalid regular expression: %s",
                                  s->body, key, value, msg);
-        }
         s->compiled = true;
         memcpy(s->pattern, value, len + 1);
         return 0;
@@ -1109,12 +1142,10 @@ static int loader_add_builtins(Loader *l) {
                 e->rule.source = RULE_BUILTIN;
                 e->builtin = b;
                 /* compiled exactly like a file's pattern: a broken built-in fails loudly, in tests */
-                r = regcomp(&e->rule.re, b->pattern, REG_EXTENDED | REG_NOSUB);
-                if (r != 0) {
-                        (void) regerror(r, &e->rule.re, msg, sizeof(msg));
+                r = pattern_compile(b->pattern, &e->rule.re, &e->rule.lit, &e->rule.literal, msg, sizeof(msg));
+                if (r < 0)
                         return loader_fail(l, -EINVAL, "built-in", "[app \"%s\"] pattern = %s: invalid"
                                            " regular expression: %s", b->name, b->pattern, msg);
-                }
                 e->rule.compiled = true;
         }
         return 0;
@@ -1134,7 +1165,8 @@ static const char *entry_shadows(const Entry *e, const Entry *b) {
         if (!entry_is_protected_builtin(b) || b->unprotect || entry_compare(e, b) >= 0)
                 return NULL;
         for (size_t k = 0; k < BUILTIN_EXAMPLES_MAX && b->builtin->examples[k]; k++)
-                if (regex_matches_example(&e->rule.re, e->rule.field, b->builtin->examples[k]))
+                if (regex_matches_example(&e->rule.re, &e->rule.lit, e->rule.literal, e->rule.field,
+                                          b->builtin->examples[k]))
                         return b->builtin->examples[k];
         return NULL;
 }
@@ -1234,7 +1266,7 @@ static int loader_finish(Loader *l, PolicyConfig *ret) {
 
 static void loader_done(Loader *l) {
         for (size_t i = 0; i < l->n_entries; i++)
-                if (l->entries[i].rule.compiled)
+                if (l->entries[i].rule.compiled && !l->entries[i].rule.literal)
                         regfree(&l->entries[i].rule.re);
         free(l->entries);
         section_clear(&l->sec);
@@ -1270,6 +1302,9 @@ int config_load(const ConfigPaths *paths, PolicyConfig *ret, ConfigError *ret_er
         if (r >= 0)
                 r = loader_finish(l, ret);
         loader_done(l);
+        free(TAKE_PTR(l));
+        /* what the regexes used while each pattern was checked goes back to the system */
+        (void) malloc_trim(0);
         return r < 0 ? r : 0;
 }
 
@@ -1278,8 +1313,10 @@ void config_free(PolicyConfig *c) {
                 return;
         for (size_t i = 0; c->rules && i < c->n_rules; i++)
                 if (c->rules[i].compiled) {
-                        regfree(&c->rules[i].re);
+                        if (!c->rules[i].literal)
+                                regfree(&c->rules[i].re);
                         c->rules[i].compiled = false;
+                        c->rules[i].literal = false;
                 }
         free(c->rules);
         c->rules = NULL;

@@ -5,6 +5,7 @@
  * thaws everything mgd froze before it exits.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,8 +261,8 @@ static int manager_alloc(Manager *m) {
         m->spike = calloc(1, sizeof *m->spike);
         if (!m->procs || !m->cands || !m->decisions || !m->held || !m->picks || !m->aggressor || !m->spike)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        aggressor_init(m->aggressor);
-        spike_init(m->spike);
+        /* calloc()'s zeroes are the initial state: no aggressor_init()/spike_init(), whose memset
+         * would make all 250 KiB of the tracker resident before the first incident needs a page */
         return scan_cache_new(manager_fd_budget(), &m->scan_cache);
 }
 
@@ -358,6 +359,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 return r;
         }
         (void) action_log_open_dir(m);
+        /* start-up's transient allocations (configuration, first scan) go back before locking */
+        (void) malloc_trim(0);
         manager_mlock(m);
         *ret = TAKE_PTR(m);
         return 0;

@@ -48,12 +48,40 @@ typedef enum RuleSource {
         RULE_USER,      /* $XDG_CONFIG_HOME/mgd/mgd.conf */
 } RuleSource;
 
+/*
+ * Most patterns are plain alternations of names ("^(kwin_wayland|Xwayland|sway)$", "^akonadi",
+ * "^(systemd|systemd-.*)$"). A compiled POSIX regex costs glibc 10-20 KiB of heap each (about
+ * 600 KiB for the built-in table, a third of mgd's memory) and a regexec() per rule per process
+ * per tick; such a pattern is kept instead as its list of literal alternatives, matched with
+ * strcmp/strncmp, with exactly the regex's meaning. Anything beyond that grammar stays a regex.
+ */
+#define RULE_LITERAL_MAX 512
+
+typedef struct LiteralSet {
+        bool anchored;                  /* the pattern starts with ^ */
+        unsigned n;                     /* alternatives */
+        /* n entries, each: 'x' (must end there: $) or 'o' (open end), the string, a NUL */
+        char buf[RULE_LITERAL_MAX];
+} LiteralSet;
+
+/*
+ * 0 and *ret filled if pattern (POSIX ERE, as the loader validated it) is a literal alternation:
+ * an optional ^; literal characters (a backslash escapes a metacharacter); at most one group of
+ * alternatives "(a|b|...)" whose alternatives may end in ".*" only when the group ends the
+ * pattern; an optional ".*" at the end; an optional $. Anything else, or too many alternatives
+ * for buf: -ENOTSUP (keep the regex). Never fails on a valid regex otherwise.
+ */
+int literal_compile(const char *pattern, LiteralSet *ret);
+bool literal_match(const LiteralSet *l, const char *s);
+
 typedef struct Rule {
         char name[RULE_NAME_MAX];
         char pattern[RULE_PATTERN_MAX];
         char origin[RULE_ORIGIN_MAX];   /* "file:line" or "built-in" */
         regex_t re;                     /* REG_EXTENDED | REG_NOSUB, compiled by the loader */
-        bool compiled;
+        bool compiled;                  /* matchable: re, or lit when literal */
+        bool literal;                   /* matched through lit; re was freed */
+        LiteralSet lit;
         MatchField field;
         RuleSource source;
         bool protect;                   /* a [protect] entry: never a candidate for anything */

@@ -23,7 +23,9 @@ static bool rule_matches(const Rule *r, const Candidate *cand) {
         if (!r->compiled)
                 return false;
         s = candidate_field(cand, r->field);
-        return s && regexec(&r->re, s, 0, NULL, 0) == 0;
+        if (!s)
+                return false;
+        return r->literal ? literal_match(&r->lit, s) : regexec(&r->re, s, 0, NULL, 0) == 0;
 }
 
 /* Rules are in precedence order (user, system, built-in): the first match wins. */

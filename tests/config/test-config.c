@@ -167,6 +167,47 @@ START_TEST(test_doc_table) {
 }
 END_TEST
 
+/*
+ * The built-in table is matched through literal forms where it can be (no regex heap): every rule
+ * that was converted means exactly what its regex means, on every example of every entry and on
+ * variations of them (longer, shorter, prefixed, another case).
+ */
+START_TEST(test_builtin_literal_forms) {
+        PolicyConfig c;
+        size_t literal = 0;
+
+        ck_assert_int_eq(config_load(NULL, &c, NULL, NULL, NULL), 0);
+        for (size_t i = 0; i < c.n_rules; i++) {
+                const Rule *rule = &c.rules[i];
+                regex_t re;
+
+                if (!rule->literal)
+                        continue;
+                literal++;
+                ck_assert_int_eq(regcomp(&re, rule->pattern, REG_EXTENDED | REG_NOSUB), 0);
+                for (size_t b = 0; b < builtin_rules_n; b++)
+                        for (size_t k = 0; k < BUILTIN_EXAMPLES_MAX && builtin_rules[b].examples[k]; k++) {
+                                const char *ex = builtin_rules[b].examples[k];
+                                char v[5][256];
+
+                                snprintf(v[0], sizeof(v[0]), "%s", ex);
+                                snprintf(v[1], sizeof(v[1]), "%sx", ex);
+                                snprintf(v[2], sizeof(v[2]), "x%s", ex);
+                                snprintf(v[3], sizeof(v[3]), "%.*s", (int) strlen(ex) - 1, ex);
+                                snprintf(v[4], sizeof(v[4]), "%c%s", ex[0] ^ 0x20, ex + 1);
+                                for (size_t j = 0; j < ELEMENTSOF(v); j++)
+                                        ck_assert_msg(literal_match(&rule->lit, v[j]) ==
+                                                      (regexec(&re, v[j], 0, NULL, 0) == 0),
+                                                      "[%s] %s on \"%s\"", rule->name, rule->pattern, v[j]);
+                        }
+                regfree(&re);
+        }
+        /* all but the few with optional groups or character classes (mgd, the cmdline entries) */
+        ck_assert_uint_ge(literal + 4, c.n_rules);
+        config_free(&c);
+}
+END_TEST
+
 static int priority_of(const PolicyConfig *c, Candidate cand) {
         const Rule *r = policy_match_app(c, &cand);
 
@@ -792,6 +833,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_defaults_only);
         tcase_add_test(tc, test_builtin_examples);
         tcase_add_test(tc, test_builtin_tiers);
+        tcase_add_test(tc, test_builtin_literal_forms);
         tcase_add_test(tc, test_doc_table);
         tcase_add_test(tc, test_merge);
         tcase_add_test(tc, test_match_fields);
