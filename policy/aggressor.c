@@ -212,7 +212,7 @@ static double fastest_build(const SpikeTracker *spike, const PolicyConfig *c, us
  * build moves to a runaway that outgrows it.
  */
 static void aggressor_blame_update(AggressorTracker *t, const PolicyConfig *c, double other_rate,
-                                   bool other, double build_rate) {
+                                   bool other, double build_rate, bool waves) {
         double min = (double) c->aggressor_min_growth_kbs;
 
         if (t->blame == BLAME_OTHER)
@@ -221,6 +221,9 @@ static void aggressor_blame_update(AggressorTracker *t, const PolicyConfig *c, d
                 t->blame = BLAME_BUILD;
         else if (other)
                 t->blame = BLAME_OTHER;
+        /* a wave that already passed (scanning began at its peak): nobody else grows, the build did */
+        else if (waves)
+                t->blame = BLAME_BUILD;
 }
 
 ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
@@ -237,7 +240,8 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
         if (rising) {
                 other = aggressor_fastest(t, c, cands, n, foreground, true, track_growth_kbs,
                                           growth_min, now, &other_rate);
-                aggressor_blame_update(t, c, other_rate, other >= 0, fastest_build(spike, c, now));
+                aggressor_blame_update(t, c, other_rate, other >= 0, fastest_build(spike, c, now),
+                                       spike && c->spike_mode && spike_active(spike));
         }
         shield = spike && spike_shield(c, t->blame);
         if (rising) {

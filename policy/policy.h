@@ -403,6 +403,7 @@ typedef struct BuildGroup {
         uint64_t bucket_min[SPIKE_BUCKETS];     /* lowest; UINT64_MAX for a slice with no sample */
         usec_t bucket_at;               /* when the newest slice began */
         unsigned bucket_head;
+        double young_kbs;               /* sum of its young members' footprint / age (first feed) */
         bool waves;                     /* fell well below a peak: allocates in waves */
         bool logged_waves;              /* for the daemon: said so in the log */
         usec_t first_seen, seen;
@@ -423,7 +424,11 @@ void spike_init(SpikeTracker *t);
 unsigned spike_feed(SpikeTracker *t, const PolicyConfig *c, Candidate *cands, size_t n, usec_t now);
 /* The build of cands[i].build == k (k >= 1), or NULL. */
 const BuildGroup *spike_group(const SpikeTracker *t, unsigned k);
-/* Footprint growth of build k in KiB/s over the aggressor window (0 for no such build). */
+/*
+ * Footprint growth of build k in KiB/s over the aggressor window (0 for no such build). At the
+ * build's first feed, with nothing measured yet, the sum over its members younger than a minute
+ * of footprint / age: a wave of fresh workers is a fast grower from its first sight.
+ */
 double spike_growth_kbs(const SpikeTracker *t, const PolicyConfig *c, unsigned k, usec_t now);
 /* The highest footprint of build k over the spike window. */
 uint64_t spike_peak_kb(const SpikeTracker *t, const PolicyConfig *c, unsigned k, usec_t now);
@@ -482,7 +487,9 @@ void aggressor_feed(AggressorTracker *t, const Candidate *cands, size_t n, usec_
  * Builds (spike != NULL, spike_feed() has set cands[].build): while spike_shield() holds, the
  * members of a build are never picked one by one; the build as a whole is compared with the
  * fastest single grower instead. A build growing at least as fast (and at least
- * aggressor_min_growth_kbs) gets the incident blamed on it, BLAME_BUILD: no single process is the
+ * aggressor_min_growth_kbs; at its first sight, the members' footprint / age) gets the incident
+ * blamed on it, as does a build in waves while no single process grows (the wave that caused the
+ * stall may be over by the first scan), BLAME_BUILD: no single process is the
  * runaway, and no one is picked by major faults either (they are the build's victims). A single
  * grower that outgrows every build blames the incident on it, BLAME_OTHER, and from then on
  * builds are not shielded until aggressor_reset().

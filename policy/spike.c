@@ -15,6 +15,7 @@
  */
 
 #define DEPTH_MAX 64            /* ancestors followed; a deeper tree is cut off there */
+#define YOUNG_USEC (60 * USEC_PER_SEC)  /* as aggressor.c: judged by footprint / age this young */
 
 void spike_init(SpikeTracker *t) {
         memset(t, 0, sizeof(*t));
@@ -175,9 +176,13 @@ static void groups_assign(SpikeTracker *t, const PolicyConfig *c, Candidate *can
                         g->seen = now;
                         g->members = 0;
                         g->kb = 0;
+                        g->young_kbs = 0;
                 }
                 g->members++;
                 g->kb += cands[i].rss_kb + cands[i].swap_kb;
+                if (cands[i].age_usec > 0 && cands[i].age_usec <= YOUNG_USEC)
+                        g->young_kbs += (double) (cands[i].rss_kb + cands[i].swap_kb) * (double) USEC_PER_SEC /
+                                (double) cands[i].age_usec;
                 cands[i].build = (unsigned) (g - t->groups) + 1;
         }
 }
@@ -205,7 +210,9 @@ double spike_growth_kbs(const SpikeTracker *t, const PolicyConfig *c, unsigned k
         const BuildGroup *g = spike_group(t, k);
         usec_t window = c->aggressor_window_usec > 0 ? c->aggressor_window_usec : 5 * USEC_PER_SEC;
 
-        return g ? track_growth_kbs(&g->track, now, window) : 0;
+        if (!g)
+                return 0;
+        return g->track.n < 2 ? g->young_kbs : track_growth_kbs(&g->track, now, window);
 }
 
 uint64_t spike_peak_kb(const SpikeTracker *t, const PolicyConfig *c, unsigned k, usec_t now) {

@@ -392,6 +392,50 @@ START_TEST(test_blame_moves_to_faster_runaway) {
 END_TEST
 
 /*
+ * The wave that caused the stall may be over at the first scan, or just starting: a fresh wave is
+ * judged by its workers' footprint / age, and a build in waves takes the blame while nothing else
+ * grows.
+ */
+START_TEST(test_blame_build_first_sight_and_after_wave) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                child(20, 1, "cargo", 5),
+                child(21, 20, "rustc", 130),
+                child(22, 20, "rustc", 130),
+                child(31, 1, "Isolated Web Co", 200),
+        };
+
+        spike_config(&c, &r);
+        spike_init(&spike);
+        aggressor_init(&tracker);
+        cands[1].age_usec = cands[2].age_usec = 2 * SEC;        /* 65 MiB/s each */
+        cands[0].age_usec = 30 * SEC;
+        (void) spike_feed(&spike, &c, cands, 4, T0);
+        aggressor_feed(&tracker, cands, 4, T0);
+        ck_assert_int_eq((int) (spike_growth_kbs(&spike, &c, cands[0].build, T0) / MIB), 130);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 4, 0, LEVEL_EMERGENCY, 1, T0, &spike), -1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_BUILD);
+
+        /* scanning began at the peak: the workers are gone by the next scan */
+        aggressor_init(&tracker);
+        spike_init(&spike);
+        cands[1].age_usec = cands[2].age_usec = 0;
+        (void) spike_feed(&spike, &c, cands, 4, T0);
+        aggressor_feed(&tracker, cands, 4, T0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 4, 0, LEVEL_EMERGENCY, 1, T0, &spike), -1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_UNKNOWN);
+        cands[1] = cands[3];
+        (void) spike_feed(&spike, &c, cands, 2, T0 + SEC);
+        aggressor_feed(&tracker, cands, 2, T0 + SEC);
+        ck_assert(spike_active(&spike));
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, 2, 0, LEVEL_EMERGENCY, 1, T0 + SEC, &spike), -1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_BUILD);
+        test_rules_free(&r);
+}
+END_TEST
+
+/*
  * At Critical the build is still shielded: no worker is the aggressor, one is paused instead, the
  * fastest growing; one paused SPIKE_PAUSES_MAX times is a runaway of its own, the blame moves to it
  * and from then on it is picked like anyone.
@@ -574,6 +618,7 @@ static Suite *policy_spike_suite(void) {
         tcase_add_test(tc, test_blame_other_then_newcomer_build);
         tcase_add_test(tc, test_blame_moves_to_faster_runaway);
         tcase_add_test(tc, test_critical_pauses_a_worker);
+        tcase_add_test(tc, test_blame_build_first_sight_and_after_wave);
         tcase_add_test(tc, test_plan_shield);
         tcase_add_test(tc, test_plan_headroom);
         tcase_add_test(tc, test_recovery_keeps_wave_room);
