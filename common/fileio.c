@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -118,4 +119,70 @@ int proc_pid_dir_open(const char *proc_root, pid_t pid) {
                 return -ENAMETOOLONG;
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode) {
+        _cleanup_close_ int dfd = -1, fd = -1;
+        char tmp[NAME_MAX + 1];
+        int r;
+
+        if (!dir || !name || !*name || strchr(name, '/'))
+                return -EINVAL;
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int) sizeof tmp)
+                return -ENAMETOOLONG;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, data, len);
+        /* the mode asked for, whatever the umask took away */
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        return fsync(dfd) < 0 ? -errno : 0;
 }

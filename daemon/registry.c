@@ -603,23 +603,6 @@ static int registry_serialize(Registry *r, Sink *s) {
         return s->error;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[PATH_MAX];
-
-        if (strlen(path) >= sizeof(buf))
-                return -ENAMETOOLONG;
-        strcpy(buf, path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* tmp file, fsync, rename over the old one, fsync the directory: the file is always whole. */
 static int registry_write(Registry *r, Sink *s) {
         _cleanup_close_ int dfd = -1, fd = -1;
