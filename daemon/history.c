@@ -152,8 +152,7 @@ static const char *const key_names[_K_MAX] = {
         [K_SCORE_STALL] = "score_stall", [K_AVAIL_CALM] = "avail_calm", [K_AVAIL_STALL] = "avail_stall",
 };
 
-_printf_(3, 4)
-static int parse_fail(HistoryError *err, unsigned line, const char *fmt, ...) {
+int state_fail(StateError *err, unsigned line, const char *fmt, ...) {
         va_list ap;
 
         if (err) {
@@ -197,7 +196,7 @@ static int parse_value(const char *s, uint64_t *ret) {
 }
 
 /* "BIN:MS ..." with strictly increasing bins and MS > 0 (the writer omits empty bins). */
-static int parse_bins(char *v, uint64_t *bins, const char *key, unsigned line, HistoryError *err) {
+static int parse_bins(char *v, uint64_t *bins, const char *key, unsigned line, StateError *err) {
         int prev = -1;
 
         for (char *save = NULL, *t = v ? strtok_r(v, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
@@ -205,14 +204,14 @@ static int parse_bins(char *v, uint64_t *bins, const char *key, unsigned line, H
                 uint64_t bin, ms;
 
                 if (!colon)
-                        return parse_fail(err, line, "%s: '%.20s' is not BIN:MS", key, t);
+                        return state_fail(err, line, "%s: '%.20s' is not BIN:MS", key, t);
                 *colon = '\0';
                 if (safe_atou64(t, &bin) < 0 || bin >= HISTORY_BINS)
-                        return parse_fail(err, line, "%s: bin '%.20s' is not 0..%d", key, t, HISTORY_BINS - 1);
+                        return state_fail(err, line, "%s: bin '%.20s' is not 0..%d", key, t, HISTORY_BINS - 1);
                 if ((int) bin <= prev)
-                        return parse_fail(err, line, "%s: bin %" PRIu64 " out of order", key, bin);
+                        return state_fail(err, line, "%s: bin %" PRIu64 " out of order", key, bin);
                 if (parse_value(colon + 1, &ms) < 0 || ms == 0)
-                        return parse_fail(err, line, "%s: bin %" PRIu64 ": '%.20s' is not a positive"
+                        return state_fail(err, line, "%s: bin %" PRIu64 ": '%.20s' is not a positive"
                                           " number of milliseconds", key, bin, colon + 1);
                 bins[bin] = ms;
                 prev = (int) bin;
@@ -220,40 +219,43 @@ static int parse_bins(char *v, uint64_t *bins, const char *key, unsigned line, H
         return 0;
 }
 
-static int parse_levels(char *v, History *h, unsigned line, HistoryError *err) {
+static int parse_levels(char *v, History *h, unsigned line, StateError *err) {
         char *save = NULL, *t = v ? strtok_r(v, " ", &save) : NULL;
 
         for (Level l = 0; l < _LEVEL_MAX; l++, t = strtok_r(NULL, " ", &save))
                 if (!t || parse_value(t, &h->level_ms[l]) < 0)
-                        return parse_fail(err, line, "level_ms: expected %d numbers of milliseconds"
+                        return state_fail(err, line, "level_ms: expected %d numbers of milliseconds"
                                           " (normal to emergency)", _LEVEL_MAX);
         if (t)
-                return parse_fail(err, line, "level_ms: more than %d values", _LEVEL_MAX);
+                return state_fail(err, line, "level_ms: more than %d values", _LEVEL_MAX);
         return 0;
 }
 
-/* One "key value" line (NUL-terminated, no '\n'). */
-static int parse_line(char *l, History *h, unsigned seen[static _K_MAX], unsigned line, HistoryError *err) {
-        char *v = strchr(l, ' ');
+typedef struct HistoryParse {
+        History h;
+        unsigned seen[_K_MAX];          /* the line of each key, 0: not yet */
+} HistoryParse;
+
+static int parse_line(char *key, char *v, unsigned line, void *userdata, StateError *err) {
+        HistoryParse *hp = userdata;
+        History *h = &hp->h;
         uint64_t *f;
         unsigned k;
 
-        if (v)
-                *v++ = '\0';
-        for (k = 0; k < _K_MAX && strcmp(l, key_names[k]) != 0; k++)
+        for (k = 0; k < _K_MAX && strcmp(key, key_names[k]) != 0; k++)
                 ;
         if (k == _K_MAX)
-                return parse_fail(err, line, "unknown key '%.32s'", l);
-        if (seen[k])
-                return parse_fail(err, line, "duplicate key '%s' (first at line %u)", key_names[k], seen[k]);
-        seen[k] = line;
+                return state_fail(err, line, "unknown key '%.32s'", key);
+        if (hp->seen[k])
+                return state_fail(err, line, "duplicate key '%s' (first at line %u)", key_names[k], hp->seen[k]);
+        hp->seen[k] = line;
         if (k == K_LEVEL)
                 return parse_levels(v, h, line, err);
         if ((f = bins_field(h, k)))
                 return parse_bins(v, f, key_names[k], line, err);
         f = scalar_field(h, k);
         if (!v || parse_value(v, f) < 0)
-                return parse_fail(err, line, "%s: expected an integer from 0 to 10^15", key_names[k]);
+                return state_fail(err, line, "%s: expected an integer from 0 to 10^15", key_names[k]);
         return 0;
 }
 
@@ -261,104 +263,132 @@ static int parse_line(char *l, History *h, unsigned seen[static _K_MAX], unsigne
  * The sums cannot wrap: parse_value() refuses anything above HISTORY_VALUE_MAX, and at most
  * 100 values are added.
  */
-static int check_sums(const History *h, const unsigned line[static _K_MAX], HistoryError *err) {
+static int check_sums(const History *h, const unsigned line[static _K_MAX], StateError *err) {
         uint64_t calm = history_bins_total(h->score_calm), stall = history_bins_total(h->score_stall);
         uint64_t levels = 0;
 
         for (Level l = 0; l < _LEVEL_MAX; l++)
                 levels += h->level_ms[l];
         if (h->since > h->updated)
-                return parse_fail(err, line[K_UPDATED], "since (%" PRIu64 ") is after updated (%" PRIu64 ")",
+                return state_fail(err, line[K_UPDATED], "since (%" PRIu64 ") is after updated (%" PRIu64 ")",
                                   h->since, h->updated);
         if (calm + stall != h->observed_ms)
-                return parse_fail(err, line[K_OBSERVED], "score_calm + score_stall (%" PRIu64 " ms) is not observed_ms"
+                return state_fail(err, line[K_OBSERVED], "score_calm + score_stall (%" PRIu64 " ms) is not observed_ms"
                                   " (%" PRIu64 ")", calm + stall, h->observed_ms);
         if (stall != h->stall_ms || history_bins_total(h->avail_stall) != h->stall_ms)
-                return parse_fail(err, line[K_STALL], "score_stall and avail_stall do not both sum to stall_ms");
+                return state_fail(err, line[K_STALL], "score_stall and avail_stall do not both sum to stall_ms");
         if (history_bins_total(h->avail_calm) != calm)
-                return parse_fail(err, line[K_AVAIL_CALM], "avail_calm does not sum to observed_ms - stall_ms");
+                return state_fail(err, line[K_AVAIL_CALM], "avail_calm does not sum to observed_ms - stall_ms");
         if (levels != h->observed_ms + h->intervening_ms)
-                return parse_fail(err, line[K_LEVEL], "level_ms does not sum to observed_ms + intervening_ms");
+                return state_fail(err, line[K_LEVEL], "level_ms does not sum to observed_ms + intervening_ms");
         if (h->stall_episodes > h->stall_ms)
-                return parse_fail(err, line[K_EPISODES], "%" PRIu64 " stall episodes in %" PRIu64 " ms of stall",
+                return state_fail(err, line[K_EPISODES], "%" PRIu64 " stall episodes in %" PRIu64 " ms of stall",
                                   h->stall_episodes, h->stall_ms);
         return 0;
 }
 
-static int parse_header(const char *text, const char **ret_body, HistoryError *err) {
+static int parse_header(const char *text, const char *magic, unsigned version, const char **ret_body,
+                        StateError *err) {
         const char *nl = strchr(text, '\n');
-        size_t hl = strlen(HISTORY_HEADER " ");
+        size_t hl = strlen(magic);
         uint64_t v;
         char ver[16];
 
-        if (!nl || strncmp(text, HISTORY_HEADER " ", hl) != 0 || (size_t) (nl - text) - hl >= sizeof ver)
-                return parse_fail(err, 1, "not an mgd history (the first line is not \"" HISTORY_HEADER
-                                  " %d\")", HISTORY_VERSION);
-        memcpy(ver, text + hl, (size_t) (nl - text) - hl);
-        ver[(size_t) (nl - text) - hl] = '\0';
+        if (!nl || strncmp(text, magic, hl) != 0 || text[hl] != ' ' || (size_t) (nl - text) - hl - 1 >= sizeof ver)
+                return state_fail(err, 1, "not an %s file (the first line is not \"%s %u\")", magic, magic, version);
+        memcpy(ver, text + hl + 1, (size_t) (nl - text) - hl - 1);
+        ver[(size_t) (nl - text) - hl - 1] = '\0';
         if (safe_atou64(ver, &v) < 0)
-                return parse_fail(err, 1, "bad version '%s'", ver);
-        if (v != HISTORY_VERSION) {
-                (void) parse_fail(err, 1, "unsupported history version %" PRIu64 " (this version reads %d)",
-                                  v, HISTORY_VERSION);
+                return state_fail(err, 1, "bad version '%s'", ver);
+        if (v != version) {
+                (void) state_fail(err, 1, "unsupported %s version %" PRIu64 " (this version reads %u)",
+                                  magic, v, version);
                 return -EPROTONOSUPPORT;
         }
         *ret_body = nl + 1;
         return 0;
 }
 
-int history_parse(const char *text, History *ret, HistoryError *err) {
-        History h = {};
-        unsigned seen[_K_MAX] = {};
+int state_text_parse(const char *text, const char *magic, unsigned version, StateLineFn fn,
+                     void *userdata, StateError *err, unsigned *ret_lines) {
         char line[HISTORY_LINE_MAX];
         unsigned lineno = 1;
         const char *p = NULL;
         int r;
 
-        if (!text || !ret)
+        if (!text)
                 return -EINVAL;
-        r = parse_header(text, &p, err);
+        r = parse_header(text, magic, version, &p, err);
         if (r < 0)
                 return r;
         for (const char *nl; *p; p = nl + 1) {
+                char *v;
+
                 lineno++;
                 nl = strchr(p, '\n');
                 if (!nl)
-                        return parse_fail(err, lineno, "incomplete last line (no newline): the file is cut");
+                        return state_fail(err, lineno, "incomplete last line (no newline): the file is cut");
                 if ((size_t) (nl - p) >= sizeof line)
-                        return parse_fail(err, lineno, "line too long");
+                        return state_fail(err, lineno, "line too long");
                 memcpy(line, p, (size_t) (nl - p));
                 line[nl - p] = '\0';
-                r = parse_line(line, &h, seen, lineno, err);
+                v = strchr(line, ' ');
+                if (v)
+                        *v++ = '\0';
+                r = fn(line, v, lineno, userdata, err);
                 if (r < 0)
                         return r;
         }
-        for (unsigned k = 0; k < _K_MAX; k++)
-                if (!seen[k])
-                        return parse_fail(err, lineno + 1, "missing key '%s' (the file is cut or damaged)",
-                                          key_names[k]);
-        r = check_sums(&h, seen, err);
-        if (r < 0)
-                return r;
-        *ret = h;
+        if (ret_lines)
+                *ret_lines = lineno;
         return 0;
 }
 
-int history_load(const char *path, History *ret, HistoryError *err) {
-        char text[HISTORY_TEXT_MAX + 1];
+int history_parse(const char *text, History *ret, StateError *err) {
+        HistoryParse hp = {};
+        unsigned lines = 0;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = state_text_parse(text, HISTORY_HEADER, HISTORY_VERSION, parse_line, &hp, err, &lines);
+        if (r < 0)
+                return r;
+        for (unsigned k = 0; k < _K_MAX; k++)
+                if (!hp.seen[k])
+                        return state_fail(err, lines + 1, "missing key '%s' (the file is cut or damaged)",
+                                          key_names[k]);
+        r = check_sums(&hp.h, hp.seen, err);
+        if (r < 0)
+                return r;
+        *ret = hp.h;
+        return 0;
+}
+
+int state_file_read(const char *path, char *buf, size_t size, StateError *err) {
         size_t len = 0;
         int r;
 
-        r = read_small_file(path, text, sizeof text, &len);
+        r = read_small_file(path, buf, size, &len);
         if (r < 0) {
                 if (err) {
                         err->line = 0;
                         (void) snprintf(err->reason, sizeof err->reason, "%s",
-                                        r == -EFBIG ? "larger than any history file" : strerror(-r));
+                                        r == -EFBIG ? "too large for this kind of file" : strerror(-r));
                 }
                 return r;
         }
-        if (strlen(text) != len)
-                return parse_fail(err, 0, "contains a NUL byte");
+        if (strlen(buf) != len)
+                return state_fail(err, 0, "contains a NUL byte");
+        return 0;
+}
+
+int history_load(const char *path, History *ret, StateError *err) {
+        char text[HISTORY_TEXT_MAX + 1];
+        int r;
+
+        r = state_file_read(path, text, sizeof text, err);
+        if (r < 0)
+                return r;
         return history_parse(text, ret, err);
 }

@@ -92,11 +92,25 @@ unsigned history_bin(double fraction);
  */
 void history_observe(History *h, const HistorySample *s, usec_t dt_usec);
 
-/* Why a file was refused: the 1-based line (0: the file as a whole) and the reason. */
-typedef struct HistoryError {
+/* Why a state file was refused: the 1-based line (0: the file as a whole) and the reason. */
+typedef struct StateError {
         unsigned line;
         char reason[160];
-} HistoryError;
+} StateError;
+
+/*
+ * The skeleton of mgd's line-based state files (this history, mgctl's calibration): a first
+ * line "MAGIC VERSION", then "key[ value]" lines, each ended by '\n'. fn gets each line split
+ * at its first space (value NULL when there is none) and returns 0 or a state_fail() error.
+ * -EINVAL: not such a file, a cut or over-long line; -EPROTONOSUPPORT: another version.
+ */
+typedef int (*StateLineFn)(char *key, char *value, unsigned line, void *userdata, StateError *err);
+int state_text_parse(const char *text, const char *magic, unsigned version, StateLineFn fn,
+                     void *userdata, StateError *err, unsigned *ret_lines);
+/* Fill err (if any) and return -EINVAL. */
+int state_fail(StateError *err, unsigned line, const char *fmt, ...) _printf_(3, 4);
+/* Read a whole state file of at most max bytes into buf (size > max): -EFBIG, NUL byte: -EINVAL. */
+int state_file_read(const char *path, char *buf, size_t size, StateError *err);
 
 /* The file's text into buf (NUL-terminated); *ret_len (optional) excludes the NUL. -ENOBUFS. */
 int history_format(const History *h, char *buf, size_t size, size_t *ret_len);
@@ -104,12 +118,12 @@ int history_format(const History *h, char *buf, size_t size, size_t *ret_len);
  * Parse the text of a history file into *ret (untouched on failure). -EINVAL for a malformed
  * file, -EPROTONOSUPPORT for another version, with *err saying where and why.
  */
-int history_parse(const char *text, History *ret, HistoryError *err);
+int history_parse(const char *text, History *ret, StateError *err);
 /*
  * Read and parse path. -ENOENT when there is none; -EFBIG for a file larger than any history;
  * parse errors as history_parse(); other -errno of the read (err->line 0).
  */
-int history_load(const char *path, History *ret, HistoryError *err);
+int history_load(const char *path, History *ret, StateError *err);
 /*
  * Write <dir>/history atomically, formatting into buf (HISTORY_TEXT_MAX bytes; the daemon passes
  * a preallocated one, so persisting allocates nothing). 0 or -errno.

@@ -28,7 +28,7 @@ struct HistoryRecorder {
 void manager_history_start(Manager *m) {
         HistoryRecorder *rec = calloc(1, sizeof *rec);
         char path[PATH_MAX];
-        HistoryError err = {};
+        StateError err = {};
         int r;
 
         if (!rec) {

@@ -87,7 +87,7 @@ START_TEST(test_round_trip) {
         History h = { .since = 5, .updated = 9, .mem_total_kb = 4096, .observed_ms = 3500, .stall_ms = 500,
                       .stall_episodes = 1, .intervening_ms = 100 }, back;
         char buf[HISTORY_TEXT_MAX], small[64];
-        HistoryError err = {};
+        StateError err = {};
         size_t len;
 
         h.level_ms[LEVEL_NORMAL] = 3000;
@@ -114,7 +114,7 @@ END_TEST
 
 START_TEST(test_good_fixture) {
         char path[PATH_MAX];
-        HistoryError err = {};
+        StateError err = {};
         History h;
 
         ck_assert_int_eq(history_load(history_fixture("good.txt", path, sizeof path), &h, &err), 0);
@@ -136,8 +136,8 @@ START_TEST(test_bad_fixtures) {
                 const char *reason;
         } t[] = {
                 { "truncated.txt", -EINVAL, 12, "incomplete last line" },
-                { "version2.txt", -EPROTONOSUPPORT, 1, "unsupported history version 2" },
-                { "no-header.txt", -EINVAL, 1, "not an mgd history" },
+                { "version2.txt", -EPROTONOSUPPORT, 1, "unsupported mgd-history version 2" },
+                { "no-header.txt", -EINVAL, 1, "not an mgd-history file" },
                 { "bad-bin.txt", -EINVAL, 11, "bin '100' is not 0..99" },
                 { "out-of-order.txt", -EINVAL, 11, "bin 9 out of order" },
                 { "zero-bin.txt", -EINVAL, 13, "bin 11: '0' is not a positive" },
@@ -152,7 +152,7 @@ START_TEST(test_bad_fixtures) {
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 History h = { .observed_ms = 42 };
-                HistoryError err = {};
+                StateError err = {};
                 int r = history_load(history_fixture(t[i].file, path, sizeof path), &h, &err);
 
                 ck_assert_msg(r == t[i].error, "%s: %d, want %d", t[i].file, r, t[i].error);
@@ -167,8 +167,8 @@ END_TEST
 
 START_TEST(test_parse_text) {
         static const struct { const char *text; const char *reason; } t[] = {
-                { "", "not an mgd history" },
-                { "mgd-history 1", "not an mgd history" },
+                { "", "not an mgd-history file" },
+                { "mgd-history 1", "not an mgd-history file" },
                 { "mgd-history x\n", "bad version 'x'" },
                 { "mgd-history 1\nsince\n", "since: expected an integer" },
                 { "mgd-history 1\nsince 10000000000000000\n", "since: expected an integer from 0 to 10^15" },
@@ -177,7 +177,7 @@ START_TEST(test_parse_text) {
                 { "mgd-history 1\n", "missing key 'since'" },
         };
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                HistoryError err = {};
+                StateError err = {};
                 History h;
 
                 ck_assert_int_lt(history_parse(t[i].text, &h, &err), 0);
@@ -190,7 +190,7 @@ END_TEST
 START_TEST(test_save) {
         char *dir = tmptree_new(), sub[PATH_MAX], path[PATH_MAX], buf[HISTORY_TEXT_MAX];
         History h = { .since = 1, .updated = 2, .mem_total_kb = 1, .observed_ms = 10 }, back;
-        HistoryError err = {};
+        StateError err = {};
         struct stat st;
 
         h.score_calm[0] = h.avail_calm[0] = h.level_ms[0] = 10;
