@@ -152,15 +152,10 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode) {
-        _cleanup_close_ int dfd = -1, fd = -1;
-        char tmp[NAME_MAX + 1];
-        int r;
+int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_dfd) {
+        _cleanup_close_ int dfd = -1;
+        int fd, r;
 
-        if (!dir || !name || !*name || strchr(name, '/'))
-                return -EINVAL;
-        if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int) sizeof tmp)
-                return -ENAMETOOLONG;
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return r;
@@ -170,19 +165,43 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
-        r = write_all(fd, data, len);
         /* the mode asked for, whatever the umask took away */
-        if (r >= 0 && fchmod(fd, mode) < 0)
+        if (fchmod(fd, mode) < 0) {
                 r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
-                r = -errno;
-        if (r < 0) {
+                (void) close(fd);
                 (void) unlinkat(dfd, tmp, 0);
                 return r;
         }
-        return fsync(dfd) < 0 ? -errno : 0;
+        *ret_dfd = TAKE_FD(dfd);
+        return fd;
+}
+
+int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r) {
+        _cleanup_close_ int d = dfd, f = fd;
+
+        if (r >= 0 && fsync(f) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(f)) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(d, tmp, d, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(d, tmp, 0);
+                return r;
+        }
+        return fsync(d) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode) {
+        char tmp[NAME_MAX + 1];
+        int dfd = -1, fd;
+
+        if (!dir || !name || !*name || strchr(name, '/'))
+                return -EINVAL;
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int) sizeof tmp)
+                return -ENAMETOOLONG;
+        fd = atomic_file_begin(dir, tmp, mode, &dfd);
+        if (fd < 0)
+                return fd;
+        return atomic_file_end(dfd, fd, tmp, name, write_all(fd, data, len));
 }
