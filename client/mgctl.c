@@ -9,7 +9,11 @@
  * it reaches the terminal or is escaped into JSON.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,13 +22,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "build-config.h"
+#include "client/calibrate.h"
+#include "client/config-edit.h"
+#include "client/doctor.h"
+#include "client/text.h"
 #include "common/macro.h"
+#include "common/readers.h"
+#include "daemon/config.h"
 #include "daemon/ctl-parse.h"
+#include "daemon/history.h"
+#include "daemon/registry.h"
 
 #define MGCTL_TIMEOUT_SEC_DEFAULT 5
 #define MGCTL_TIMEOUT_SEC_MAX 3600
@@ -38,110 +51,33 @@ enum {
         EXIT_USAGE = 2,
         EXIT_NOT_RUNNING = 3,           /* no socket, or nothing listening on it */
         EXIT_PROTOCOL = 4,              /* malformed reply, version mismatch, timeout, I/O error */
+        EXIT_BROKEN = 5,                /* doctor: something essential is missing; a config that does not load */
+        EXIT_NO_DATA = 6,               /* calibrate: too little or no usable history, no recommendation */
         EXIT_EXEC = 127,                /* systemctl/journalctl could not be executed */
 };
 
 static bool arg_json;
 static const char *arg_socket;
 static int arg_timeout_sec = MGCTL_TIMEOUT_SEC_DEFAULT;
+/* Where err() writes instead of stderr while a verb reports a failure itself (doctor, apply). */
+static char *err_capture;
+#define ERR_CAPTURE_MAX 512
 
 _printf_(1, 2)
 static void err(const char *fmt, ...) {
         va_list ap;
 
+        if (err_capture) {
+                va_start(ap, fmt);
+                (void) vsnprintf(err_capture, ERR_CAPTURE_MAX, fmt, ap);
+                va_end(ap);
+                return;
+        }
         fputs("mgctl: ", stderr);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-}
-
-/* ---- text safety ------------------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (code point in *cp), or 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-        size_t len;
-        uint32_t v, min;
-
-        if (s[0] < 0x80) {
-                *cp = s[0];
-                return 1;
-        }
-        if ((s[0] & 0xe0) == 0xc0)
-                len = 2, v = s[0] & 0x1f, min = 0x80;
-        else if ((s[0] & 0xf0) == 0xe0)
-                len = 3, v = s[0] & 0x0f, min = 0x800;
-        else if ((s[0] & 0xf8) == 0xf0)
-                len = 4, v = s[0] & 0x07, min = 0x10000;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                v = v << 6 | (s[i] & 0x3f);
-        }
-        if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-                return 0;
-        *cp = v;
-        return len;
-}
-
-static bool codepoint_is_control(uint32_t cp) {
-        return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
-}
-
-/* A copy safe for a terminal: controls and invalid UTF-8 become '?'. *ret_width: code points. */
-static char *printable(const char *s, size_t n, size_t *ret_width) {
-        const unsigned char *u = (const unsigned char *) s;
-        size_t o = 0, width = 0;
-        char *out = malloc(n + 1);
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; width++) {
-                uint32_t cp;
-                size_t l = utf8_next(u + i, n - i, &cp);
-
-                if (l == 0 || codepoint_is_control(cp)) {
-                        out[o++] = '?';
-                        i += l ?: 1;
-                        continue;
-                }
-                memcpy(out + o, s + i, l);
-                o += l;
-                i += l;
-        }
-        out[o] = '\0';
-        if (ret_width)
-                *ret_width = width;
-        return out;
-}
-
-static void json_string(FILE *f, const char *s, size_t n) {
-        const unsigned char *u = (const unsigned char *) s;
-
-        fputc('"', f);
-        for (size_t i = 0; i < n;) {
-                uint32_t cp;
-                size_t l = utf8_next(u + i, n - i, &cp);
-
-                if (l == 0) {
-                        fputs("\\ufffd", f);    /* JSON strings are Unicode; a stray byte is not */
-                        i++;
-                } else if (cp == '"' || cp == '\\') {
-                        fprintf(f, "\\%c", (char) cp);
-                        i++;
-                } else if (cp < 0x20 || cp == 0x7f) {
-                        fprintf(f, "\\u%04x", (unsigned) cp);
-                        i++;
-                } else {
-                        fwrite(s + i, 1, l, f);
-                        i += l;
-                }
-        }
-        fputc('"', f);
 }
 
 /* [-+]?(0|[1-9][0-9]*)(\.[0-9]+)? : a JSON number once a '+' is dropped. */
@@ -666,7 +602,7 @@ static int print_foreground(const Table *t) {
 }
 
 static int print_error(const char *verb, const CtlTerminator *term) {
-        if (arg_json) {
+        if (arg_json && !err_capture) {
                 printf("{\"error\":");
                 json_string(stdout, term->name, strlen(term->name));
                 printf(",\"message\":");
@@ -878,6 +814,11 @@ static void help(FILE *f) {
                 "  foreground PID       treat PID as the foreground window (0: clear)\n"
                 "  version              mgctl's and mgd's versions\n"
                 "\n"
+                "Diagnosis and tuning (work when mgd is down):\n"
+                "  doctor               what this machine offers mgd, and how to fix what is missing\n"
+                "  calibrate [--dry-run] recommend thresholds from the history mgd recorded\n"
+                "  calibrate --apply    write the saved recommendation into the user configuration\n"
+                "\n"
                 "Commands for the user unit (work when mgd is down):\n"
                 "  start | stop | restart   systemctl --user VERB mgd.service\n"
                 "  service                  systemctl --user status mgd.service\n"
@@ -890,7 +831,9 @@ static void help(FILE *f) {
                 "  -h, --help      show this help\n"
                 "\n"
                 "Exit status: 0 ok, 1 mgd answered with an error, 2 usage error, 3 mgd is not\n"
-                "running, 4 protocol error or timeout, 127 systemctl/journalctl not found.\n");
+                "running, 4 protocol error or timeout, 5 doctor found something essential missing\n"
+                "or a configuration does not load, 6 calibrate has too little history or no\n"
+                "recommendation, 127 systemctl/journalctl not found.\n");
 }
 
 _printf_(1, 2)
@@ -943,6 +886,491 @@ static int parse_argv(int argc, char **argv) {
         if (optind >= argc)
                 return usage("no command given");
         return 0;
+}
+
+/* ---- doctor and calibrate: their shared options ---------------------------------------- */
+
+typedef struct LocalOptions {
+        DoctorOptions d;                /* roots (doctor only), config paths, state dir */
+        const char *config_user, *config_system;
+        char state_dir[PATH_MAX];
+        bool dry_run, apply;
+} LocalOptions;
+
+enum {
+        OPT_PROC_ROOT = 0x200, OPT_SYS_ROOT, OPT_CGROUP2_ROOT, OPT_HELPER_DIR, OPT_CONFIG,
+        OPT_SYSTEM_CONFIG, OPT_STATE_DIR, OPT_DRY_RUN, OPT_APPLY,
+};
+
+/* The layers and the state directory as mgd finds them, with --config etc. on top. */
+static int local_resolve(LocalOptions *o) {
+        int r = config_paths_default(&o->d.config);
+
+        if (r < 0 && r != -ENOENT) {
+                err("cannot work out the configuration paths: %s", strerror(-r));
+                return EXIT_USAGE;
+        }
+        if (o->config_system)
+                (void) snprintf(o->d.config.system, sizeof o->d.config.system, "%s", o->config_system);
+        if (o->config_user)
+                (void) snprintf(o->d.config.user, sizeof o->d.config.user, "%s", o->config_user);
+        if (!o->state_dir[0] && registry_default_dir(o->state_dir, sizeof o->state_dir) < 0)
+                o->state_dir[0] = '\0';
+        o->d.state_dir = o->state_dir[0] ? o->state_dir : NULL;
+        o->d.uid = getuid();
+        return 0;
+}
+
+static int local_parse(const char *verb, int argc, char **argv, bool roots, LocalOptions *o) {
+        static const struct option options[] = {
+                { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
+                { "sys-root", required_argument, NULL, OPT_SYS_ROOT },
+                { "cgroup2-root", required_argument, NULL, OPT_CGROUP2_ROOT },
+                { "helper-dir", required_argument, NULL, OPT_HELPER_DIR },
+                { "config", required_argument, NULL, OPT_CONFIG },
+                { "system-config", required_argument, NULL, OPT_SYSTEM_CONFIG },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "apply", no_argument, NULL, OPT_APPLY },
+                {}
+        };
+        int c;
+
+        *o = (LocalOptions) { .d = { .proc_root = "/proc", .sys_root = "/sys" } };
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+                if (c >= OPT_PROC_ROOT && c <= OPT_HELPER_DIR && !roots)
+                        return usage("%s: %s is a doctor option", verb, argv[optind - 1]);
+                if ((c == OPT_DRY_RUN || c == OPT_APPLY) && roots)
+                        return usage("%s: %s is a calibrate option", verb, argv[optind - 1]);
+                switch (c) {
+                case OPT_PROC_ROOT: o->d.proc_root = optarg; break;
+                case OPT_SYS_ROOT: o->d.sys_root = optarg; break;
+                case OPT_CGROUP2_ROOT: o->d.cgroup2_root = optarg; break;
+                case OPT_HELPER_DIR: o->d.helper_dir = optarg; break;
+                case OPT_CONFIG: o->config_user = optarg; break;
+                case OPT_SYSTEM_CONFIG: o->config_system = optarg; break;
+                case OPT_STATE_DIR: (void) snprintf(o->state_dir, sizeof o->state_dir, "%s", optarg); break;
+                case OPT_DRY_RUN: o->dry_run = true; break;
+                case OPT_APPLY: o->apply = true; break;
+                default: return EXIT_USAGE;
+                }
+        }
+        if (optind < argc)
+                return usage("%s: unexpected argument '%s'", verb, argv[optind]);
+        if (o->dry_run && o->apply)
+                return usage("calibrate: --dry-run and --apply exclude each other");
+        return local_resolve(o);
+}
+
+/* ---- doctor ------------------------------------------------------------------------------ */
+
+static void doctor_daemon(DoctorReport *rep, const char *status_fields) {
+        _cleanup_(reply_done) Reply r = {};
+        char captured[ERR_CAPTURE_MAX] = "";
+        DaemonId id;
+        Table t;
+        DoctorItem *it;
+        int k;
+
+        err_capture = captured;
+        k = talk("doctor", "STATUS", &r, &id);
+        err_capture = NULL;
+        if (k == 0)
+                k = table_from_reply(&r, &t);
+        if (k) {
+                it = doctor_add(rep, "daemon", DOCTOR_WARN, "%s", captured[0] ? captured : "no answer");
+                doctor_effect(it, "nothing manages memory pressure now");
+                if (k == EXIT_NOT_RUNNING)
+                        doctor_fix(it, "mgctl start (or run mgd in a terminal)");
+                return;
+        }
+        char found[512] = "", feat[256] = "";
+        size_t n = 0, m = 0;
+        bool dry = false;
+
+        n += (size_t) snprintf(found, sizeof found, "mgd %s (protocol %s) answers on its socket", id.version,
+                               id.protocol);
+        for (size_t i = 0; i < t.n; i++)
+                for (size_t j = 0; j < t.lines[i].n; j++) {
+                        const CtlField *f = &t.lines[i].f[j];
+                        _cleanup_free_ char *v = printable(f->value, f->value_len, NULL);
+                        bool is_feature = strstr(status_fields, f->key) != NULL;
+
+                        if (is_feature && m < sizeof feat)
+                                m += (size_t) snprintf(feat + m, sizeof feat - m, "%s%s=%s", m ? ", " : "",
+                                                       f->key, v ?: "?");
+                        else if ((!strcmp(f->key, "level") || !strcmp(f->key, "frozen") ||
+                                  !strcmp(f->key, "checkpointed")) && n < sizeof found)
+                                n += (size_t) snprintf(found + n, sizeof found - n, ", %s %s", f->key, v ?: "?");
+                        dry |= !strcmp(f->key, "dry_run") && v && !strcmp(v, "yes");
+                }
+        table_done(&t);
+        it = doctor_add(rep, "daemon", dry ? DOCTOR_WARN : DOCTOR_OK, "%s", found);
+        doctor_effect(it, "what mgd turned on: %s", feat[0] ? feat : "(no feature fields)");
+        if (dry)
+                doctor_fix(it, "mgd runs with --dry-run: it decides but signals nothing; restart it without it");
+}
+
+static int verb_doctor(int argc, char **argv) {
+        DoctorReport *rep = calloc(1, sizeof *rep);
+        LocalOptions o;
+        int r;
+
+        if (!rep) {
+                err("out of memory");
+                return EXIT_PROTOCOL;
+        }
+        r = local_parse("doctor", argc, argv, true, &o);
+        if (r == 0) {
+                doctor_check_environment(rep, &o.d);
+                doctor_check_unit(rep);
+                doctor_daemon(rep, "psi_trigger cgroup_freeze checkpoint dry_run");
+                if (arg_json)
+                        doctor_print_json(stdout, rep);
+                else
+                        doctor_print(stdout, rep);
+                r = doctor_failed(rep) ? EXIT_BROKEN : EXIT_OK;
+        }
+        free(rep);
+        return r;
+}
+
+/* ---- calibrate --------------------------------------------------------------------------- */
+
+static void config_warn_ignore(const char *message, void *userdata) {
+}
+
+/* Load the layers; on failure the message is printed and EXIT_BROKEN returned. */
+static int load_config(const ConfigPaths *paths, PolicyConfig *ret, const char *what) {
+        ConfigError e = {};
+        int r = config_load(paths, ret, &e, config_warn_ignore, NULL);
+
+        if (r < 0) {
+                _cleanup_free_ char *p = printable(e.message, strlen(e.message), NULL);
+
+                err("%s: %s", what, p ?: strerror(-r));
+                return EXIT_BROKEN;
+        }
+        return 0;
+}
+
+static int read_history(const LocalOptions *o, History *h, char *path, size_t size) {
+        StateError e = {};
+        int r;
+
+        if (!o->state_dir[0]) {
+                err("no state directory: neither $XDG_STATE_HOME nor $HOME is set (use --state-dir DIR)");
+                return EXIT_NO_DATA;
+        }
+        if (snprintf(path, size, "%s/" HISTORY_FILE, o->state_dir) >= (int) size) {
+                err("the state directory's path is too long");
+                return EXIT_USAGE;
+        }
+        r = history_load(path, h, &e);
+        if (r == -ENOENT)
+                err("no pressure history at %s yet: mgd records it while it runs (every 10 minutes and at exit)", path);
+        else if (r < 0 && e.line > 0)
+                err("%s:%u: %s; this history cannot be used (mgd starts a new one)", path, e.line, e.reason);
+        else if (r < 0)
+                err("cannot read %s: %s", path, e.reason);
+        return r < 0 ? EXIT_NO_DATA : 0;
+}
+
+static void print_recommendation(const Recommendation *rec, bool auto_target) {
+        bool pct = strcmp(rec->key, "target_available_pct") == 0;
+        char cur[48], val[32] = "-";
+
+        (void) snprintf(cur, sizeof cur, pct ? (auto_target ? "0 (auto: %.0f)" : "%.0f") : "%.2f", rec->current);
+        if (rec->derived)
+                (void) snprintf(val, sizeof val, rec->change ? (pct ? "%.0f" : "%.2f") : "(same)", rec->value);
+        printf("%-22s %-14s %s\n    %s\n", rec->key, cur, val, rec->evidence);
+}
+
+static void json_recommendation(const Recommendation *rec) {
+        printf("{\"key\":\"%s\",\"current\":%g,\"recommended\":", rec->key, rec->current);
+        if (rec->derived)
+                printf("%g", rec->value);
+        else
+                fputs("null", stdout);
+        printf(",\"change\":%s,\"evidence\":", rec->change ? "true" : "false");
+        json_cstring(stdout, rec->evidence);
+        fputc('}', stdout);
+}
+
+static void print_calibration(const char *path, const History *h, const Calibration *cal, bool auto_target,
+                              const char *saved) {
+        double calm_h = (h->observed_ms - h->stall_ms) / 3.6e6;
+
+        if (arg_json) {
+                printf("{\"history\":");
+                json_cstring(stdout, path);
+                printf(",\"observed_h\":%.2f,\"calm_h\":%.2f,\"stall_episodes\":%" PRIu64 ",\"stall_s\":%.1f,"
+                       "\"intervening_h\":%.2f,\"enough\":%s", h->observed_ms / 3.6e6, calm_h, h->stall_episodes,
+                       h->stall_ms / 1000.0, h->intervening_ms / 3.6e6, cal->enough ? "true" : "false");
+                if (!cal->enough) {
+                        printf(",\"refusal\":");
+                        json_cstring(stdout, cal->refusal);
+                } else {
+                        printf(",\"recommendations\":[");
+                        json_recommendation(&cal->elevated);
+                        fputc(',', stdout);
+                        json_recommendation(&cal->target);
+                        printf("],\"saved\":");
+                        json_cstring(stdout, saved);
+                }
+                printf("}\n");
+                return;
+        }
+        printf("History %s: %.1f h observed (%.1f h calm), %" PRIu64 " stall episodes (%.0f s of stall),"
+               " %.1f h while mgd held processes (not counted)\n", path, h->observed_ms / 3.6e6, calm_h,
+               h->stall_episodes, h->stall_ms / 1000.0, h->intervening_ms / 3.6e6);
+        if (!cal->enough)
+                return;
+        printf("\n%-22s %-14s %-12s\n", "KEY", "CURRENT", "RECOMMENDED");
+        print_recommendation(&cal->elevated, false);
+        print_recommendation(&cal->target, auto_target);
+}
+
+static int calibrate_save(const LocalOptions *o, const History *h, const Calibration *cal, char *saved,
+                          size_t size) {
+        char text[CALIBRATION_TEXT_MAX];
+        int n = calibration_format(cal, (uint64_t) time(NULL), h->observed_ms, text, sizeof text), r;
+
+        if (snprintf(saved, size, "%s/" CALIBRATION_FILE, o->state_dir) >= (int) size)
+                n = -ENAMETOOLONG;
+        if (n == -ENODATA) {
+                /* an older recommendation must not be applied after the history said otherwise */
+                (void) unlink(saved);
+                saved[0] = '\0';
+                return 0;
+        }
+        r = n < 0 ? n : write_file_atomic(o->state_dir, CALIBRATION_FILE, text, (size_t) n, 0600);
+        if (r < 0) {
+                err("cannot write %s: %s", saved, strerror(-r));
+                return EXIT_BROKEN;
+        }
+        return 0;
+}
+
+static int calibrate_apply(const LocalOptions *o);
+
+static int verb_calibrate(int argc, char **argv) {
+        PolicyConfig cfg = {};
+        LocalOptions o;
+        History h;
+        Calibration cal;
+        CalibrateCurrent cur;
+        char path[PATH_MAX], saved[PATH_MAX] = "";
+        int r;
+
+        r = local_parse("calibrate", argc, argv, false, &o);
+        if (r)
+                return r;
+        if (o.apply)
+                return calibrate_apply(&o);
+        r = read_history(&o, &h, path, sizeof path);
+        if (r == 0)
+                r = load_config(&o.d.config, &cfg, "the configuration does not load");
+        if (r)
+                return r;
+        cur = (CalibrateCurrent) {
+                .elevated_threshold = cfg.level_threshold[LEVEL_ELEVATED],
+                .high_threshold = cfg.level_threshold[LEVEL_HIGH],
+                .target_available_pct = cfg.target_available_pct,
+        };
+        cfg.target_available_pct = 0;
+        if (h.mem_total_kb > 0)
+                cur.target_available_auto = 100.0 * (double) policy_target_available_kb(&cfg, h.mem_total_kb) /
+                        (double) h.mem_total_kb;
+        config_free(&cfg);
+        calibrate_recommend(&h, &cur, &cal);
+        if (cal.enough && !o.dry_run)
+                r = calibrate_save(&o, &h, &cal, saved, sizeof saved);
+        if (r)
+                return r;
+        print_calibration(path, &h, &cal, cur.target_available_pct == 0, saved[0] ? saved : NULL);
+        if (!cal.enough) {
+                if (!arg_json)
+                        err("calibrate: %s", cal.refusal);
+                return EXIT_NO_DATA;
+        }
+        if (arg_json)
+                return EXIT_OK;
+        if (!cal.elevated.change && !cal.target.change)
+                printf("\nThe current settings already fit this history: nothing to apply.\n");
+        else if (o.dry_run)
+                printf("\nDry run: nothing written. Without --dry-run the recommendation is saved to %s/"
+                       CALIBRATION_FILE ", and mgctl calibrate --apply writes it into %s.\n", o.state_dir,
+                       o.d.config.user[0] ? o.d.config.user : "the user configuration");
+        else
+                printf("\nSaved to %s. Apply it with: mgctl calibrate --apply (edits [defaults] of %s, then reloads"
+                       " mgd)\n", saved, o.d.config.user[0] ? o.d.config.user : "the user configuration");
+        return EXIT_OK;
+}
+
+/* The [defaults] values to write, as text. */
+static size_t apply_settings(const CalibrationFile *f, ConfigSetting *set, char vals[2][32]) {
+        size_t n = 0;
+
+        if (f->has_elevated) {
+                (void) snprintf(vals[n], 32, "%.2f", f->elevated_threshold);
+                set[n] = (ConfigSetting) { "elevated_threshold", vals[n] };
+                n++;
+        }
+        if (f->has_target) {
+                (void) snprintf(vals[n], 32, "%u", f->target_available_pct);
+                set[n] = (ConfigSetting) { "target_available_pct", vals[n] };
+                n++;
+        }
+        return n;
+}
+
+/* The edit may change [defaults] only: every rule must come out as it went in. */
+static bool same_rules(const PolicyConfig *a, const PolicyConfig *b) {
+        if (a->n_rules != b->n_rules)
+                return false;
+        for (size_t i = 0; i < a->n_rules; i++)
+                if (strcmp(a->rules[i].name, b->rules[i].name) || strcmp(a->rules[i].pattern, b->rules[i].pattern) ||
+                    a->rules[i].priority != b->rules[i].priority || a->rules[i].protect != b->rules[i].protect ||
+                    a->rules[i].field != b->rules[i].field || a->rules[i].checkpoint != b->rules[i].checkpoint)
+                        return false;
+        return true;
+}
+
+/* Load the layers with the edited text in place of the user file; EXIT_BROKEN if it fails. */
+static int apply_validate(const LocalOptions *o, const char *dir, const char *name, const char *text,
+                          const PolicyConfig *before, const CalibrationFile *f) {
+        ConfigPaths paths = o->d.config;
+        PolicyConfig after = {};
+        char check[NAME_MAX + 1];
+        int r;
+
+        (void) snprintf(check, sizeof check, ".%.*s.calibrate-check", NAME_MAX - 20, name);
+        r = write_file_atomic(dir, check, text, strlen(text), 0600);
+        if (r < 0) {
+                err("cannot write a copy to check in %s: %s", dir, strerror(-r));
+                return EXIT_BROKEN;
+        }
+        if (snprintf(paths.user, sizeof paths.user, "%s/%s", dir, check) >= (int) sizeof paths.user) {
+                err("the configuration's path is too long");
+                return EXIT_BROKEN;
+        }
+        r = load_config(&paths, &after, "the edited configuration would not load, nothing was changed");
+        (void) unlinkat(AT_FDCWD, paths.user, 0);
+        if (r)
+                return r;
+        if (!same_rules(before, &after) ||
+            (f->has_elevated && fabs(after.level_threshold[LEVEL_ELEVATED] - f->elevated_threshold) > 1e-9) ||
+            (f->has_target && fabs(after.target_available_pct - f->target_available_pct) > 1e-9))
+                r = EXIT_BROKEN;
+        config_free(&after);
+        if (r)
+                err("the edited configuration does not say what was meant (a bug): nothing was changed");
+        return r;
+}
+
+static int apply_reload(void) {
+        _cleanup_(reply_done) Reply r = {};
+        char captured[ERR_CAPTURE_MAX] = "";
+        DaemonId id;
+        int k;
+
+        err_capture = captured;
+        k = talk("reload", "RELOAD", &r, &id);
+        err_capture = NULL;
+        if (k == EXIT_NOT_RUNNING) {
+                printf("mgd is not running: the new settings take effect when it starts.\n");
+                return EXIT_OK;
+        }
+        if (k) {
+                _cleanup_free_ char *p = printable(captured, strlen(captured), NULL);
+
+                err("the file is written, but mgd did not take it: %s", p ?: "?");
+                return k;
+        }
+        printf("mgd reloaded its configuration.\n");
+        return EXIT_OK;
+}
+
+/* Read the recommendation; EXIT_NO_DATA with the reason when there is none. */
+static int apply_read(const LocalOptions *o, CalibrationFile *f) {
+        char path[PATH_MAX], text[CALIBRATION_TEXT_MAX + 1];
+        StateError e = {};
+        int r;
+
+        if (snprintf(path, sizeof path, "%s/" CALIBRATION_FILE, o->state_dir) >= (int) sizeof path) {
+                err("the state directory's path is too long");
+                return EXIT_USAGE;
+        }
+        r = state_file_read(path, text, sizeof text, &e);
+        if (r == -ENOENT) {
+                err("no recommendation at %s: run mgctl calibrate first", path);
+                return EXIT_NO_DATA;
+        }
+        if (r >= 0)
+                r = calibration_parse(text, f, &e);
+        if (r < 0) {
+                err("%s:%u: %s", path, e.line, e.reason);
+                return EXIT_NO_DATA;
+        }
+        return 0;
+}
+
+static int calibrate_apply(const LocalOptions *o) {
+        _cleanup_free_ char *old = NULL, *text = NULL, *real = NULL;
+        char vals[2][32], dir[PATH_MAX], comment[128], buf[65536];
+        PolicyConfig before = {};
+        CalibrationFile f;
+        ConfigSetting set[2];
+        struct stat st;
+        const char *name;
+        size_t n;
+        int r;
+
+        if (!o->d.config.user[0]) {
+                err("no user configuration path: neither $XDG_CONFIG_HOME nor $HOME is set (use --config FILE)");
+                return EXIT_USAGE;
+        }
+        r = apply_read(o, &f);
+        if (r == 0)
+                r = load_config(&o->d.config, &before, "the configuration does not load now (fix it first)");
+        if (r)
+                return r;
+        /* edit what a symlink points to, not the link */
+        real = realpath(o->d.config.user, NULL);
+        r = read_small_file(real ?: o->d.config.user, buf, sizeof buf, NULL);
+        if (r < 0 && r != -ENOENT) {
+                err("cannot read %s: %s", real ?: o->d.config.user, strerror(-r));
+                config_free(&before);
+                return EXIT_BROKEN;
+        }
+        old = r < 0 ? NULL : strdup(buf);
+        (void) snprintf(dir, sizeof dir, "%s", real ?: o->d.config.user);
+        name = strrchr(dir, '/') + 1;
+        dir[name - dir - 1] = '\0';
+        name = strrchr(real ?: o->d.config.user, '/') + 1;
+        n = apply_settings(&f, set, vals);
+        (void) snprintf(comment, sizeof comment, "set by mgctl calibrate from %.1f h of history", f.observed_ms / 3.6e6);
+        r = config_edit_defaults(old, set, n, comment, &text);
+        if (r < 0) {
+                err("cannot edit the configuration: %s", strerror(-r));
+                config_free(&before);
+                return EXIT_BROKEN;
+        }
+        r = apply_validate(o, dir, name, text, &before, &f);
+        config_free(&before);
+        if (r)
+                return r;
+        r = write_file_atomic(dir, name, text, strlen(text), stat(real ?: "", &st) == 0 ? st.st_mode & 07777 : 0644);
+        if (r < 0) {
+                err("cannot write %s/%s: %s", dir, name, strerror(-r));
+                return EXIT_BROKEN;
+        }
+        for (size_t i = 0; i < n; i++)
+                printf("%s = %s\n", set[i].key, set[i].value);
+        printf("written to [defaults] of %s/%s (everything else kept as it was)\n", dir, name);
+        return apply_reload();
 }
 
 /* All remaining words joined by single spaces, so `mgctl unfreeze Web Content` works unquoted. */
@@ -1015,6 +1443,10 @@ static int dispatch(int argc, char **argv) {
                 return verb_foreground(argc - 1, argv + 1);
         if (strcmp(verb, "logs") == 0)
                 return verb_logs(argc - 1, argv + 1);
+        if (strcmp(verb, "doctor") == 0)
+                return verb_doctor(argc, argv);
+        if (strcmp(verb, "calibrate") == 0)
+                return verb_calibrate(argc, argv);
         if (argc != 1)
                 return usage("%s takes no arguments", verb);
         if (strcmp(verb, "version") == 0)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -118,4 +119,89 @@ int proc_pid_dir_open(const char *proc_root, pid_t pid) {
                 return -ENAMETOOLONG;
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_dfd) {
+        _cleanup_close_ int dfd = -1;
+        int fd, r;
+
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        /* the mode asked for, whatever the umask took away */
+        if (fchmod(fd, mode) < 0) {
+                r = -errno;
+                (void) close(fd);
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        *ret_dfd = TAKE_FD(dfd);
+        return fd;
+}
+
+int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r) {
+        _cleanup_close_ int d = dfd, f = fd;
+
+        if (r >= 0 && fsync(f) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(f)) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(d, tmp, d, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(d, tmp, 0);
+                return r;
+        }
+        return fsync(d) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode) {
+        char tmp[NAME_MAX + 1];
+        int dfd = -1, fd;
+
+        if (!dir || !name || !*name || strchr(name, '/'))
+                return -EINVAL;
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int) sizeof tmp)
+                return -ENAMETOOLONG;
+        fd = atomic_file_begin(dir, tmp, mode, &dfd);
+        if (fd < 0)
+                return fd;
+        return atomic_file_end(dfd, fd, tmp, name, write_all(fd, data, len));
 }

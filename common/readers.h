@@ -35,6 +35,23 @@ int parse_u64_token(const char *s, const char **ret_end, uint64_t *ret);
 int read_small_file(const char *path, char *buf, size_t size, size_t *ret_len);
 int read_small_fileat(int dirfd, const char *path, char *buf, size_t size, size_t *ret_len);
 
+/* mkdir -p: every missing component of path, path included, is created with mode. */
+int mkdir_p(const char *path, mode_t mode);
+/*
+ * Replace dir/name with the len bytes of data, atomically: dir/name.tmp (mode, O_NOFOLLOW), write,
+ * fsync, rename over dir/name, fsync of dir. dir is created (0700) if missing. On failure the old
+ * file is intact and no .tmp is left. No allocation and no stdio: the daemon calls it locked.
+ */
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
+/*
+ * The same in two halves, for a writer that streams: begin creates dir (0700) and dir/tmp (mode)
+ * and returns the tmp file's fd, with the directory's in *ret_dfd; end takes both fds (it closes
+ * them) and r, the writer's result: if r >= 0 it fsyncs, renames tmp over name and fsyncs the
+ * directory; on any failure tmp is removed and the old file stays. Returns 0 or -errno.
+ */
+int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_dfd);
+int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r);
+
 /* ---- PSI: /proc/pressure/{memory,cpu,io}, <cgroup>/memory.pressure (psi.c) ---- */
 
 typedef struct PsiLine {

@@ -336,6 +336,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
         if (r >= 0)
                 r = manager_state(m);
         if (r >= 0)
+                manager_history_start(m);
+        if (r >= 0)
                 r = executor_new(m->event, opt->proc_root, m->cgroup2_root[0] ? m->cgroup2_root : NULL,
                                  m->config.term_grace_usec, &m->executor);
         if (r < 0) {
@@ -369,6 +371,7 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        manager_history_stop(m);
         privileged_stop(m);
         sense_teardown(m);
         m->tick_timer = sd_event_source_disable_unref(m->tick_timer);

@@ -15,6 +15,7 @@ typedef struct Registry Registry;
 typedef struct CtlServer CtlServer;
 typedef struct HelperSet HelperSet;
 typedef struct ScanCache ScanCache;
+typedef struct HistoryRecorder HistoryRecorder;
 
 #define MANAGER_PROCS_MAX 4096
 #define MANAGER_PSI_SOURCES 2           /* global, session cgroup */
@@ -126,6 +127,8 @@ typedef struct Manager {
         size_t n_checkpoint_failed;
 
         char last_reload_error[512];
+
+        HistoryRecorder *history;       /* the pressure history for mgctl calibrate; NULL: none */
 } Manager;
 
 /* Load and validate the configuration only; prints the result. */
@@ -146,6 +149,11 @@ void manager_record(Manager *m, const char *action, const Candidate *c, int prio
                     uint64_t footprint, const char *method, const char *result, const char *reason);
 int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const char *reason);
 void manager_checkpoint_failed(Manager *m, const char *name);
+
+/* manager-history.c: load, feed once per tick, save (every 10 min at Normal, and at exit) */
+void manager_history_start(Manager *m);
+void manager_history_tick(Manager *m, usec_t now);
+void manager_history_stop(Manager *m);
 
 /* ctl-handlers.c */
 int manager_ctl_start(Manager *m);

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "daemon/psi-trigger.h"
@@ -43,4 +45,12 @@ void psi_trigger_unprivileged(usec_t *stall, usec_t *window) {
                 rounded = PSI_UNPRIV_WINDOW_STEP;
         *stall = *stall * rounded / (w ?: 1);
         *window = rounded;
+}
+
+bool psi_file_is_kernel(const char *path) {
+        struct statfs sfs;
+
+        if (statfs(path, &sfs) < 0)
+                return false;
+        return sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == CGROUP2_SUPER_MAGIC;
 }

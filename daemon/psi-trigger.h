@@ -16,3 +16,10 @@ int psi_trigger_open(const char *path, const char *kind, usec_t stall, usec_t wi
 
 /* The unprivileged form of a trigger: window rounded up to a multiple of 2 s, same stall ratio. */
 void psi_trigger_unprivileged(usec_t *stall, usec_t *window);
+
+/*
+ * Only a pressure file of procfs or cgroupfs takes a trigger: writing the trigger spec into a
+ * regular file (a test's fixture tree) would just corrupt it, so those are polled (or, by mgctl
+ * doctor, not tried).
+ */
+bool psi_file_is_kernel(const char *path);

@@ -603,51 +603,15 @@ static int registry_serialize(Registry *r, Sink *s) {
         return s->error;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[PATH_MAX];
-
-        if (strlen(path) >= sizeof(buf))
-                return -ENAMETOOLONG;
-        strcpy(buf, path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* tmp file, fsync, rename over the old one, fsync the directory: the file is always whole. */
 static int registry_write(Registry *r, Sink *s) {
-        _cleanup_close_ int dfd = -1, fd = -1;
-        int ret;
+        int dfd = -1, fd;
 
-        ret = mkdir_p(r->dir, 0700);
-        if (ret < 0)
-                return ret;
-        dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        fd = openat(dfd, REGISTRY_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = atomic_file_begin(r->dir, REGISTRY_TMP_FILE, 0600, &dfd);
         if (fd < 0)
-                return -errno;
-
+                return fd;
         s->fd = fd;
-        ret = registry_serialize(r, s);
-        if (ret >= 0 && fsync(fd) < 0)
-                ret = -errno;
-        if (ret >= 0 && close(TAKE_FD(fd)) < 0)
-                ret = -errno;
-        if (ret >= 0 && renameat(dfd, REGISTRY_TMP_FILE, dfd, REGISTRY_FILE) < 0)
-                ret = -errno;
-        if (ret < 0) {
-                (void) unlinkat(dfd, REGISTRY_TMP_FILE, 0);
-                return ret;
-        }
-        return fsync(dfd) < 0 ? -errno : 0;
+        return atomic_file_end(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, registry_serialize(r, s));
 }
 
 int registry_persist(Registry *r) {

@@ -8,8 +8,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,23 +74,11 @@ int sense_adopt_trigger(Manager *m, size_t i, int fd, bool privileged) {
         return 0;
 }
 
-/*
- * Only a pressure file of procfs or cgroupfs takes a trigger: writing the trigger spec into a
- * regular file (a test's fixture tree) would just corrupt it, so those are polled.
- */
-static bool is_kernel_pressure_file(const char *path) {
-        struct statfs sfs;
-
-        if (statfs(path, &sfs) < 0)
-                return false;
-        return sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
 static int sense_arm_unprivileged(Manager *m, size_t i) {
         PsiSource *src = &m->psi[i];
         int fd;
 
-        if (!is_kernel_pressure_file(src->path))
+        if (!psi_file_is_kernel(src->path))
                 return log_info_errno(-ENOTSUP, "%s is not a kernel pressure file: polling it", src->path);
 
         fd = psi_trigger_open(src->path, "some", TRIGGER_STALL_USEC, TRIGGER_WINDOW_USEC);

@@ -577,6 +577,7 @@ int manager_tick(Manager *m) {
                 manager_recover(m, now);
                 privileged_swap_reclaim(m, now);
         }
+        manager_history_tick(m, now);
         manager_notify(m, prev);
 
         next = active || count_frozen(m, &cp) > 0 ? m->config.fast_tick_usec : m->config.slow_tick_usec;
