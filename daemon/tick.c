@@ -270,17 +270,18 @@ int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const cha
         return 0;
 }
 
-/* The name of the build that grows fastest now, for the log; NULL if none grows. */
+/* The build to name in the log: the one growing fastest now, else the largest in waves. */
 static const BuildGroup *fastest_build(Manager *m, usec_t now) {
         const BuildGroup *best = NULL;
         double rate = 0;
 
         for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
+                const BuildGroup *g = spike_group(m->spike, k);
                 double r = spike_growth_kbs(m->spike, &m->config, k, now);
 
-                if (r > rate) {
-                        rate = r;
-                        best = spike_group(m->spike, k);
+                if (g && (r > rate || (rate == 0 && g->waves && (!best || g->kb > best->kb)))) {
+                        rate = MAX(rate, r);
+                        best = g;
                 }
         }
         return best;
