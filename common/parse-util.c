@@ -216,3 +216,68 @@ int span_u64(const char *s, size_t len, uint64_t *ret) {
         *ret = v;
         return 0;
 }
+
+bool pct_byte_is_plain(unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c != '\0' && strchr("-_.:/@+,~", c));
+}
+
+int pct_encode(const char *s, char *buf, size_t size) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t o = 0;
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                bool plain = pct_byte_is_plain(c);
+
+                if (o + (plain ? 1 : 3) >= size)
+                        return -ENOBUFS;
+                if (plain)
+                        buf[o++] = (char) c;
+                else {
+                        buf[o++] = '%';
+                        buf[o++] = hex[c >> 4];
+                        buf[o++] = hex[c & 15];
+                }
+        }
+        if (size == 0)
+                return -ENOBUFS;
+        buf[o] = '\0';
+        return (int) o;
+}
+
+static int hex_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+int pct_decode(const char *s, size_t len, char *buf, size_t size) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                int c = (unsigned char) s[i];
+
+                if (c == '%') {
+                        int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
+                        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+
+                        if (lo < 0 || (hi == 0 && lo == 0))
+                                return -EINVAL;
+                        c = hi * 16 + lo;
+                        i += 2;
+                } else if (!pct_byte_is_plain((unsigned char) c))
+                        return -EINVAL;
+                if (o + 1 >= size)
+                        return -ENAMETOOLONG;
+                buf[o++] = (char) c;
+        }
+        if (size == 0)
+                return -ENAMETOOLONG;
+        buf[o] = '\0';
+        return 0;
+}

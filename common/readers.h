@@ -30,6 +30,15 @@ int safe_atod(const char *s, double *ret);         /* finite decimal, no hex/inf
  */
 int parse_u64_until(const char *s, const char *ends, const char **ret_end, uint64_t *ret);
 int parse_u64_token(const char *s, const char **ret_end, uint64_t *ret);
+/*
+ * The state files' value encoding: every byte other than [A-Za-z0-9] and "-_.:/@+,~" as %XX, so
+ * a value never holds a space, '=' or a newline. pct_encode() returns the length written (NUL
+ * excluded) or -ENOBUFS; pct_decode() undoes it, refusing a raw byte the encoder would have
+ * escaped, a bad escape and %00 (-EINVAL), or a value too long for buf (-ENAMETOOLONG).
+ */
+bool pct_byte_is_plain(unsigned char c);
+int pct_encode(const char *s, char *buf, size_t size);
+int pct_decode(const char *s, size_t len, char *buf, size_t size);
 
 /* Read a whole small file into buf (NUL-terminated). -EFBIG if it does not fit in size-1. */
 int read_small_file(const char *path, char *buf, size_t size, size_t *ret_len);

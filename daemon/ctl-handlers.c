@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "daemon/cgroups.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "daemon/executor.h"
@@ -37,6 +38,17 @@ static void status_spike(Manager *m, CtlReply *r) {
                               m->config.spike_mode ? "on" : "off", builds, waves,
                               blame_to_string(aggressor_blame(m->aggressor)),
                               spike_reserve_kb(m->spike, &m->config));
+}
+
+/* The cgroup actuators: what is in force now, and the reclaim done since start. */
+static void status_cgroups(Manager *m, CtlReply *r) {
+        CgActsStats st;
+
+        cgacts_stats(m->cgacts, &st);
+        (void) ctl_reply_line(r, "throttled=%u cpu_quota=%u memory_capped=%u reclaim_requests=%" PRIu64
+                              " reclaimed_kb=%" PRIu64 " hibernate=%s",
+                              st.throttled, st.quota, st.capped, st.reclaim_requests, st.reclaimed_kb,
+                              m->config.hibernate_after_usec > 0 ? "on" : "off");
 }
 
 static int h_status(void *userdata, CtlReply *r) {
@@ -66,6 +78,7 @@ static int h_status(void *userdata, CtlReply *r) {
                               trigger, m->cgroup2_root[0] ? "yes" : "no",
                               m->checkpoint_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
         status_spike(m, r);
+        status_cgroups(m, r);
         return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
+#include "daemon/cgroups.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "daemon/executor.h"
@@ -92,6 +93,7 @@ int manager_reload(Manager *m, char *err, size_t errsize) {
         for (size_t i = 0; i < m->n_psi; i++)
                 m->psi[i].score_state.swapio_full_scale_kbs = m->config.swapio_full_scale_kbs;
         m->last_reload_error[0] = '\0';
+        manager_hibernate_setup(m);
         log_info("Configuration reloaded: %zu rules", m->config.n_rules);
         return 0;
 }
@@ -340,6 +342,11 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
         if (r >= 0)
                 r = executor_new(m->event, opt->proc_root, m->cgroup2_root[0] ? m->cgroup2_root : NULL,
                                  m->config.term_grace_usec, &m->executor);
+        if (r >= 0) {
+                r = cgacts_new(m->event, m->cgroup2_root, m->state_dir, &m->cgacts);
+                if (r < 0)
+                        log_error_errno(r, "Cannot set up the cgroup actuators: %m");
+        }
         if (r < 0) {
                 manager_free(TAKE_PTR(m));
                 return r;
@@ -350,6 +357,10 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 r = manager_ctl_start(m);
         if (r >= 0)
                 r = manager_recover_leftovers(m);
+        if (r >= 0)
+                (void) cgacts_recover(m->cgacts);
+        if (r >= 0)
+                manager_hibernate_setup(m);
         if (r >= 0)
                 r = sense_setup(m);
         if (r >= 0)
@@ -377,6 +388,8 @@ Manager *manager_free(Manager *m) {
         m->tick_timer = sd_event_source_disable_unref(m->tick_timer);
         m->ctl = ctl_server_free(m->ctl);
         m->executor = executor_free(m->executor);
+        m->cgacts = cgacts_free(m->cgacts);
+        manager_hibernate_teardown(m);
         m->registry = registry_free(m->registry);
         config_free(&m->config);
         action_log_close();
@@ -404,6 +417,9 @@ static void manager_shutdown(Manager *m) {
         r = registry_persist(m->registry);
         if (r < 0)
                 log_error_errno(r, "Cannot persist the registry at shutdown: %m");
+        r = cgacts_restore_all(m->cgacts);
+        if (r > 0)
+                log_error("%d cgroup setting(s) could not be restored; mgd-thaw will retry", r);
 }
 
 int manager_run(Manager *m) {

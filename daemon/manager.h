@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "common/procscan.h"
@@ -15,6 +16,7 @@ typedef struct Registry Registry;
 typedef struct CtlServer CtlServer;
 typedef struct HelperSet HelperSet;
 typedef struct ScanCache ScanCache;
+typedef struct CgActs CgActs;
 typedef struct HistoryRecorder HistoryRecorder;
 
 #define MANAGER_PROCS_MAX 4096
@@ -114,6 +116,11 @@ typedef struct Manager {
 
         Executor *executor;
         Registry *registry;
+        CgActs *cgacts;                 /* CPU throttling, memory caps, reclaim (daemon/cgroups.h) */
+        usec_t idle_sweep_next;         /* the next idle-reclaim sweep at Normal */
+        usec_t emergency_since;         /* 0: not at Emergency */
+        bool hibernate_requested;       /* once per incident */
+        sd_bus *bus;                    /* the system bus, for logind's Hibernate (hibernate_after) */
         CtlServer *ctl;
         HelperSet *helpers;
         bool checkpoint_available;
@@ -154,6 +161,11 @@ void manager_checkpoint_failed(Manager *m, const char *name);
 void manager_history_start(Manager *m);
 void manager_history_tick(Manager *m, usec_t now);
 void manager_history_stop(Manager *m);
+
+/* hibernate.c */
+void manager_hibernate_setup(Manager *m);
+void manager_hibernate_teardown(Manager *m);
+void manager_hibernate_tick(Manager *m, usec_t now);
 
 /* ctl-handlers.c */
 int manager_ctl_start(Manager *m);

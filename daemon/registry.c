@@ -141,23 +141,15 @@ static void out_u64(Out *o, uint64_t v) {
         out_mem(o, tmp + i, sizeof(tmp) - i);
 }
 
-static bool byte_is_plain(unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               (c != '\0' && strchr("-_.:/@+,~", c));
-}
-
 static void out_encoded(Out *o, const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
+        char tmp[REGISTRY_LINE_MAX];
+        int n = pct_encode(s, tmp, sizeof(tmp));
 
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-                if (byte_is_plain(c))
-                        out_mem(o, (const char *) &c, 1);
-                else
-                        out_mem(o, esc, 3);
+        if (n < 0) {
+                o->overflow = true;
+                return;
         }
+        out_mem(o, tmp, (size_t) n);
 }
 
 static void out_key_u64(Out *o, const char *key, uint64_t v) {
@@ -245,44 +237,9 @@ static const char *printable(const char *s, size_t len, char buf[static 36]) {
         size_t n = MIN(len, (size_t) 32);
 
         for (size_t i = 0; i < n; i++)
-                buf[i] = byte_is_plain((unsigned char) s[i]) ? s[i] : '?';
+                buf[i] = pct_byte_is_plain((unsigned char) s[i]) ? s[i] : '?';
         strcpy(buf + n, len > n ? "..." : "");
         return buf;
-}
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
-/* Undo out_encoded(): a raw byte the writer would have escaped, a bad escape or %00 is -EINVAL. */
-static int decode_value(const char *s, size_t len, char *buf, size_t size) {
-        size_t o = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                int c = (unsigned char) s[i];
-
-                if (c == '%') {
-                        int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-                        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
-
-                        if (lo < 0 || (hi == 0 && lo == 0))
-                                return -EINVAL;
-                        c = hi * 16 + lo;
-                        i += 2;
-                } else if (!byte_is_plain((unsigned char) c))
-                        return -EINVAL;
-                if (o + 1 >= size)
-                        return -ENAMETOOLONG;
-                buf[o++] = (char) c;
-        }
-        buf[o] = '\0';
-        return 0;
 }
 
 static int copy_field(char *dst, size_t size, const char *v) {
@@ -361,7 +318,7 @@ static int parse_field(const char *p, const char *end, RegistryEntry *e, bool se
         if (seen[k])
                 return parse_fail(err, errsize, "duplicate key '%s'", key_names[k]);
         seen[k] = true;
-        if (decode_value(eq + 1, (size_t) (end - eq - 1), value, sizeof(value)) < 0)
+        if (pct_decode(eq + 1, (size_t) (end - eq - 1), value, sizeof(value)) < 0)
                 return parse_fail(err, errsize, "bad encoding or length in the value of '%s'", key_names[k]);
         if (entry_set_field(e, k, value) < 0)
                 return parse_fail(err, errsize, "bad value for '%s'", key_names[k]);

@@ -3,13 +3,15 @@
  * mgd-thaw: the unit's ExecStopPost=. Whatever way mgd ended (stopped, crashed, killed), this
  * thaws the processes its registry still lists as frozen, but only those whose pid + starttime
  * still match (a pid reused by another process is never signalled) and, for cgroup freezes, whose
- * cgroup still holds them. It runs the registry code the daemon runs at start-up.
+ * cgroup still holds them; and it writes back the cgroup settings mgd changed (CPU throttling,
+ * memory caps: <state_dir>/cgroups). It runs the code the daemon runs at start-up.
  *
  * It must not run while mgd runs (systemd runs ExecStopPost= after the main process is gone).
  *
  * Exit status: 0 nothing mgd froze is left frozen (the file is removed, or kept with checkpoint
- * entries only); 1 the registry could not be read, a line of it was malformed, or a process that
- * still matched could not be thawed (the message names it; that entry stays in the file);
+ * entries only) and no cgroup setting is left changed; 1 the registry or the cgroup state could
+ * not be read, a line of either was malformed, a process that still matched could not be thawed
+ * or a setting could not be written back (the message names it; that entry stays in its file);
  * 2 usage error.
  */
 
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "daemon/cgstate.h"
 #include "daemon/pidref.h"
 #include "daemon/registry.h"
 
@@ -60,9 +63,52 @@ static void on_thaw(const RegistryEntry *e, int result, const char *what, void *
                         what, strerror(-result));
 }
 
+static void on_restore(const CgEntry *e, CgFile f, int result, void *userdata) {
+        if (result == 0)
+                printf("mgd-thaw: restored %s of %s to %s\n", cgfile_name(f), e->path, e->orig[f]);
+        else if (result == -ENOENT)
+                printf("mgd-thaw: %s is gone, nothing to restore\n", e->path);
+        else
+                fprintf(stderr, "mgd-thaw: cannot restore %s of %s: %s\n", cgfile_name(f), e->path,
+                        strerror(-result));
+}
+
+static void on_bad_cg_line(unsigned line, const char *what, void *userdata) {
+        ThawReport *rep = userdata;
+
+        fprintf(stderr, "mgd-thaw: %s/%s:%u: %s, line ignored\n", rep->path, CGSTATE_FILE, line, what);
+        rep->bad++;
+}
+
+/* The cgroup settings a dead mgd left changed: 0 all restored, > 0 something is left. */
+static int restore_cgroups(const char *dir, const char *cg2, ThawReport *rep) {
+        CgState *s = NULL;
+        int r, failed;
+
+        r = cgstate_new(dir, &s);
+        if (r >= 0)
+                r = cgstate_load(s, on_bad_cg_line, rep);
+        if (r < 0) {
+                fprintf(stderr, "mgd-thaw: cannot read %s/%s: %s\n", dir, CGSTATE_FILE, strerror(-r));
+                cgstate_free(s);
+                return 1;
+        }
+        failed = cg2 ? cgstate_restore_all(s, cg2, on_restore, NULL) : (int) cgstate_size(s);
+        r = cgstate_persist(s);
+        cgstate_free(s);
+        if (r < 0) {
+                fprintf(stderr, "mgd-thaw: cannot update %s/%s: %s\n", dir, CGSTATE_FILE, strerror(-r));
+                return 1;
+        }
+        return failed;
+}
+
+static const char *arg_cgroup2_root;
+
 static int parse_argv(int argc, char *argv[], const char **ret_dir) {
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, 'd' },
+                { "cgroup2-root", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -73,8 +119,11 @@ static int parse_argv(int argc, char *argv[], const char **ret_dir) {
                 case 'd':
                         *ret_dir = optarg;
                         break;
+                case 'c':
+                        arg_cgroup2_root = optarg;
+                        break;
                 case 'h':
-                        printf("Usage: %s [--state-dir DIR]\n"
+                        printf("Usage: %s [--state-dir DIR] [--cgroup2-root DIR]\n"
                                "Thaw the processes a stopped mgd left frozen (default DIR:\n"
                                "$XDG_STATE_HOME/mgd, or ~/.local/state/mgd).\n",
                                program_invocation_short_name);
@@ -109,7 +158,9 @@ static int run(const char *dir) {
                 return 1;
         }
         /* Without cgroup2, cgroup entries fail (and are kept): nothing else could thaw them. */
-        if (cgroup2_root_detect(cg2, sizeof(cg2)) >= 0)
+        if (arg_cgroup2_root)
+                roots.cgroup2 = arg_cgroup2_root;
+        else if (cgroup2_root_detect(cg2, sizeof(cg2)) >= 0)
                 roots.cgroup2 = cg2;
 
         failed = registry_thaw_all(reg, &roots, on_thaw, NULL);
@@ -118,6 +169,8 @@ static int run(const char *dir) {
                 fprintf(stderr, "mgd-thaw: cannot update %s: %s\n", path, strerror(-r));
                 return 1;
         }
+        rep.path = dir;
+        failed += restore_cgroups(dir, roots.cgroup2, &rep);
         return failed > 0 || rep.bad > 0 ? 1 : 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/cgroups.h"
 #include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
@@ -20,6 +21,9 @@
 
 /* After a confirmed trigger event: a second look this soon, so two ticks confirm the stall. */
 #define CONFIRM_DELAY_USEC (250 * USEC_PER_MSEC)
+/* Idle reclaim looks for idle background apps this often at Normal (one scan each time), or at
+ * half of idle_reclaim_after if that is shorter. */
+#define IDLE_SWEEP_USEC (120 * USEC_PER_SEC)
 /* After a victim exited: wait this long at most for MemAvailable to move before the next one. */
 #define SETTLE_USEC (3 * USEC_PER_SEC)
 
@@ -237,6 +241,9 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
                 return r;
         }
         manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
+        /* frozen in its own cgroup: its pages are the first to move to zram, now rather than in the stall */
+        if (fi.method == FREEZE_CGROUP)
+                cgacts_freeze_reclaim(m->cgacts, &m->config, fi.cgroup, c->pid, c->name);
         return 0;
 }
 
@@ -532,7 +539,7 @@ int manager_tick(Manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC), next;
         Level prev = m->level;
         size_t cp;
-        bool active;
+        bool active, idle;
         int r;
 
         m->ticks++;
@@ -552,16 +559,29 @@ int manager_tick(Manager *m) {
                 (void) level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
         m->triggered = false;
         m->level = level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
-        /* a build in waves is watched between its waves too, to make room before the next one */
-        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL || spike_active(m->spike);
-        if (active) {
+        /* a build in waves is watched between its waves too, to make room before the next one;
+         * a cgroup setting still in force is watched until it is undone */
+        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL || spike_active(m->spike) ||
+                cgacts_pending(m->cgacts);
+        idle = !active && m->level == LEVEL_NORMAL && now >= m->idle_sweep_next;
+        if (active || idle) {
                 m->filter.want_gpu = m->level >= LEVEL_ELEVATED;
-                if (manager_scan(m) >= 0) {
+                if (manager_scan(m) >= 0 && active) {
                         aggressor_feed(m->aggressor, m->cands, m->n_procs, now);
                         m->active_scans++;
                 }
-        } else
+        }
+        if (!active)
                 m->active_scans = 0;
+        if (active && m->n_procs > 0)
+                cgacts_update(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground);
+        if (idle) {
+                MemFigures mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
+                                   m->mem.swap_free_kb };
+
+                cgacts_idle(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground, &mem, now);
+                m->idle_sweep_next = now + MIN((usec_t) IDLE_SWEEP_USEC, m->config.idle_reclaim_after_usec / 2);
+        }
         if (active && m->n_procs > 0)
                 manager_spike_release(m);
         if (m->level > LEVEL_NORMAL)
@@ -579,6 +599,7 @@ int manager_tick(Manager *m) {
                 privileged_swap_reclaim(m, now);
         }
         manager_history_tick(m, now);
+        manager_hibernate_tick(m, now);
         manager_notify(m, prev);
 
         next = active || count_frozen(m, &cp) > 0 ? m->config.fast_tick_usec : m->config.slow_tick_usec;

@@ -72,6 +72,24 @@ void policy_config_defaults(PolicyConfig *c) {
                 .spike_min_swing_kb = 32768,
                 .spike_headroom = 1.25,
 
+                /*
+                 * App Nap: a tenth of the default CPU weight for background work under pressure,
+                 * a quarter of one CPU for the expendable from High on (upstream: weight 1 and
+                 * half a CPU). Idle reclaim: a fifth of an idle background app's memory every five
+                 * minutes it stays idle, into zram, while swap is less than 60 % full.
+                 */
+                .throttle = true,
+                .throttle_weight = 10,
+                .throttle_max_pct = 25,
+                .memory_caps = true,
+                .freeze_reclaim = true,
+                .idle_reclaim = true,
+                .idle_reclaim_after_usec = 300 * USEC_PER_SEC,
+                .idle_reclaim_pct = 20,
+                .idle_reclaim_min_kb = 51200,
+                .idle_reclaim_max_swap_pct = 60,
+                .hibernate_after_usec = 0,
+
                 .fast_tick_usec = 1 * USEC_PER_SEC,
                 .slow_tick_usec = 10 * USEC_PER_SEC,
                 .term_grace_usec = 3 * USEC_PER_SEC,
@@ -178,6 +196,16 @@ static const char *validate_actions(const PolicyConfig *c) {
                 return "spike_drop_pct";
         if (!in_range(c->spike_headroom, 0, 10))
                 return "spike_headroom";
+        if (c->throttle_weight < 1 || c->throttle_weight > 10000)
+                return "throttle_weight";
+        if (c->throttle_max_pct < 1 || c->throttle_max_pct > 100)
+                return "throttle_max_pct";
+        if (c->idle_reclaim_after_usec == 0)
+                return "idle_reclaim_after_usec";
+        if (!in_range(c->idle_reclaim_pct, 1, 100))
+                return "idle_reclaim_pct";
+        if (!in_range(c->idle_reclaim_max_swap_pct, 0, 100))
+                return "idle_reclaim_max_swap_pct";
         if (c->fast_tick_usec == 0)
                 return "fast_tick_usec";
         if (c->slow_tick_usec < c->fast_tick_usec)

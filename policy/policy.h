@@ -133,6 +133,19 @@ typedef struct PolicyConfig {
         uint64_t spike_min_swing_kb;    /* 32768: ... and at least this much */
         double spike_headroom;          /* 1.25: room kept free for the next wave, times its growth */
 
+        /* cgroup actuators (policy/cgroups.c), on an app's own cgroup v2 leaf */
+        bool throttle;                  /* true: background CPU weight/quota from Elevated on */
+        unsigned throttle_weight;       /* 10: cpu.weight of a throttled cgroup (the default is 100) */
+        unsigned throttle_max_pct;      /* 25: cpu.max of an expendable one from High on, % of a CPU */
+        bool memory_caps;               /* true: memory.high at its usage from High on */
+        bool freeze_reclaim;            /* true: memory.reclaim of a cgroup mgd froze */
+        bool idle_reclaim;              /* true: memory.reclaim of idle background cgroups at Normal */
+        usec_t idle_reclaim_after_usec; /* 5 min without CPU time */
+        double idle_reclaim_pct;        /* 20 % of its memory per pass */
+        uint64_t idle_reclaim_min_kb;   /* 51200: smaller cgroups are left alone */
+        double idle_reclaim_max_swap_pct;       /* 60: no idle reclaim with swap fuller than this */
+        usec_t hibernate_after_usec;    /* 0 (off): systemctl hibernate after this long at Emergency */
+
         /* daemon timings (carried here so one loader validates everything) */
         usec_t fast_tick_usec;          /* 1 s */
         usec_t slow_tick_usec;          /* 10 s */
@@ -515,6 +528,47 @@ ssize_t aggressor_pick_pause(AggressorTracker *t, const PolicyConfig *c, const C
 void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
+
+/* ---- cgroup actuators ------------------------------------------------------------------------ */
+
+/*
+ * The gentler actuators of the seed (App Nap CPU throttling, memory caps, reclaim into zram) act
+ * on a cgroup, so they are only ever applied to an app's own cgroup v2 leaf (an app-*.scope or a
+ * service of the user's manager) that holds nothing but the user's managed processes: a cgroup
+ * shared with anything mgd does not manage (a terminal's scope, app.slice itself) is never touched,
+ * which was upstream's §17.12 flaw. The daemon builds one view per such cgroup from the scan.
+ */
+typedef struct CgroupView {
+        int min_priority;               /* lowest effective priority of its processes; -1: one is protected */
+        bool foreground;                /* holds the foreground process */
+        bool build;                     /* holds a member of a build (spike mode owns those) */
+        bool frozen;                    /* every process in it is frozen by mgd */
+        unsigned n;                     /* managed processes in it */
+        uint64_t kb;                    /* their rss + swap */
+} CgroupView;
+
+typedef enum CgroupAct {
+        CG_THROTTLE = 1 << 0,           /* cpu.weight = throttle_weight */
+        CG_QUOTA = 1 << 1,              /* cpu.max = throttle_max_pct of one CPU */
+        CG_MEMCAP = 1 << 2,             /* memory.high = its current usage: grows only by reclaiming itself */
+} CgroupAct;
+
+/*
+ * The actuators this cgroup should have at this level: none for a protected process, the
+ * foreground, a build or an empty cgroup, nor for a frozen one (it runs and allocates nothing);
+ * from Elevated, CG_THROTTLE for background work (priority >= 50); from High, CG_QUOTA and
+ * CG_MEMCAP for the expendable (priority >= 60). Below that level, everything is undone.
+ */
+unsigned policy_cgroup_acts(const PolicyConfig *c, Level level, const CgroupView *v);
+/*
+ * Idle reclaim at Normal: the bytes to ask the kernel to reclaim from a background cgroup
+ * (priority >= 50, not the foreground, no build, not frozen) that used no CPU for
+ * idle_reclaim_after (idle_usec) and holds at least idle_reclaim_min_kb (current_kb, from
+ * memory.current): idle_reclaim_pct of it. 0 when it does not qualify, or when swap is fuller
+ * than idle_reclaim_max_swap_pct (reclaimed anonymous pages would have nowhere to go).
+ */
+uint64_t policy_idle_reclaim_bytes(const PolicyConfig *c, Level level, const CgroupView *v, usec_t idle_usec,
+                                   uint64_t current_kb, const MemFigures *mem);
 
 /* ---- recovery ---------------------------------------------------------------------------- */
 

@@ -609,6 +609,9 @@ START_TEST(test_documented_keys) {
                 "emergency_max_destructive", "kill_swap_ratio", "aggressor_min_growth_kbs",
                 "aggressor_window",
                 "spike_mode", "spike_window", "spike_drop_pct", "spike_min_swing_mb", "spike_headroom",
+                "throttle", "throttle_weight", "throttle_max_pct", "memory_caps", "freeze_reclaim",
+                "idle_reclaim", "idle_reclaim_after", "idle_reclaim_pct", "idle_reclaim_min_mb",
+                "idle_reclaim_max_swap_pct", "hibernate_after",
                 "thaw_batch", "restore_batch", "thaw_min_frozen", "fast_tick", "slow_tick", "term_grace",
         };
         char path[] = "/tmp/mgd-test-config-XXXXXX", want[CONFIG_ERROR_MAX];
