@@ -294,18 +294,22 @@ int cg_write(const char *cgroup2_root, const char *path, const char *file, const
 
 int cg_read(const char *cgroup2_root, const char *path, const char *file, char *buf, size_t size) {
         _cleanup_close_ int fd = cg_open(cgroup2_root, path, file, O_RDONLY);
-        size_t len = 0;
-        char *nl;
-        int r;
+        char page[4096];
+        size_t len;
+        ssize_t k;
 
         if (fd < 0)
                 return fd;
-        r = read_proc_fd(fd, buf, size, &len);
-        if (r < 0)
-                return r;
-        nl = strchr(buf, '\n');
-        if (nl)
-                *nl = '\0';
+        /* one read: the first line is all the callers want (cpu.stat has more, of any length) */
+        k = read(fd, page, sizeof(page) - 1);
+        if (k < 0)
+                return -errno;
+        page[k] = '\0';
+        len = strcspn(page, "\n");
+        if (len >= size)
+                return -ENOBUFS;
+        memcpy(buf, page, len);
+        buf[len] = '\0';
         return 0;
 }
 

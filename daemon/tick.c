@@ -277,6 +277,24 @@ int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const cha
         return 0;
 }
 
+static MemFigures manager_mem(const Manager *m) {
+        return (MemFigures) { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
+                              m->mem.swap_free_kb };
+}
+
+/* What every plan of this tick starts from. */
+static PlanInput manager_plan_input(const Manager *m) {
+        return (PlanInput) {
+                .level = m->level,
+                .mem = manager_mem(m),
+                .cands = m->cands,
+                .n_cands = m->n_procs,
+                .foreground = m->foreground,
+                .checkpoint_available = m->checkpoint_available,
+                .aggressor = -1,
+        };
+}
+
 /* The build to name in the log: the one growing fastest now, else the largest in waves. */
 static const BuildGroup *fastest_build(Manager *m, usec_t now) {
         const BuildGroup *best = NULL;
@@ -315,14 +333,7 @@ static void manager_log_blame(Manager *m, usec_t now) {
  * now, by freezing background processes ahead of the wave instead of stalling in it.
  */
 static void manager_spike_headroom(Manager *m, usec_t now) {
-        PlanInput in = {
-                .level = m->level,
-                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
-                .cands = m->cands,
-                .n_cands = m->n_procs,
-                .foreground = m->foreground,
-                .aggressor = -1,
-        };
+        PlanInput in = manager_plan_input(m);
         uint64_t room = spike_headroom_kb(m->spike, &m->config, now);
         uint64_t want = policy_thaw_reserve_kb(&m->config, m->mem.mem_total_kb) + room;
         size_t n;
@@ -384,14 +395,7 @@ static void manager_spike_release(Manager *m) {
 }
 
 static void manager_act(Manager *m, usec_t now) {
-        PlanInput in = {
-                .level = m->level,
-                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
-                .cands = m->cands,
-                .n_cands = m->n_procs,
-                .foreground = m->foreground,
-                .checkpoint_available = m->checkpoint_available,
-        };
+        PlanInput in = manager_plan_input(m);
         bool hold;
         size_t n;
 
@@ -452,7 +456,7 @@ static void manager_act(Manager *m, usec_t now) {
 static void manager_recover(Manager *m, usec_t now) {
         RecoveryInput in = {
                 .level = m->level, .now = now, .level_since = m->lm.entered_at,
-                .mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb, m->mem.swap_free_kb },
+                .mem = manager_mem(m),
                 .held = m->held,
         };
         struct { pid_t pid; uint64_t starttime; } ids[REGISTRY_MAX];
@@ -576,8 +580,7 @@ int manager_tick(Manager *m) {
         if (active && m->n_procs > 0)
                 cgacts_update(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground);
         if (idle) {
-                MemFigures mem = { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
-                                   m->mem.swap_free_kb };
+                MemFigures mem = manager_mem(m);
 
                 cgacts_idle(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground, &mem, now);
                 m->idle_sweep_next = now + MIN((usec_t) IDLE_SWEEP_USEC, m->config.idle_reclaim_after_usec / 2);

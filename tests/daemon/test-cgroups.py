@@ -32,7 +32,10 @@ idle_reclaim_min_mb = 10
 GIB = 1024 * 1024
 CURRENT = 40 * 1024 * 1024
 DEFAULTS = {'cpu.weight': '100\n', 'cpu.max': 'max 100000\n', 'memory.high': 'max\n',
-            'memory.current': f'{CURRENT}\n', 'memory.reclaim': '', 'cpu.stat': 'usage_usec 1000\nuser_usec 500\n'}
+            'memory.current': f'{CURRENT}\n', 'memory.reclaim': '',
+            # as the kernel writes it: longer than the first line mgd reads
+            'cpu.stat': 'usage_usec 1000\nuser_usec 500\nsystem_usec 500\nnr_periods 0\nnr_throttled 0\n'
+                        'throttled_usec 0\nnr_bursts 0\nburst_usec 0\n'}
 
 
 def read(path):
@@ -151,7 +154,8 @@ def main():
             nonlocal usage
             usage += 50000
             with open(os.path.join(mail.fake, 'cpu.stat'), 'w') as f:
-                f.write(f'usage_usec {usage}\n')
+                f.write(f'usage_usec {usage}\nuser_usec {usage}\nsystem_usec 0\nnr_periods 0\n'
+                        'nr_throttled 0\nthrottled_usec 0\n')
             return tree.get(mail, 'memory.reclaim') != ''
         tap.ok(not wait_for(busy, 14, step=1), 'an app that keeps using CPU is not idle: not reclaimed again',
                tree.get(mail, 'memory.reclaim'))

@@ -5,6 +5,7 @@
 #
 #   vm-test.sh basics busybox|systemd WORKLOADS_DIR
 #   vm-test.sh incident MGD_BUILD_DIR WORKLOADS_DIR      the short incident scenario with mgd
+#   vm-test.sh psi-helper|cgroups MGD_BUILD_DIR WORKLOADS_DIR   tests/vm/guest/MODE.sh with mgd
 #
 # Needs root (qemu, the cache in /var/cache/mgd-vm). MGD_VM_KEEP=1 keeps the share (results,
 # console log) and prints where it is.
@@ -24,11 +25,11 @@ basics)
         echo 'sh /host/guest/basics.sh' > "$share/run.sh"
         boot=("$guest" --mem 1024 --timeout 600)
         ;;
-psi-helper)
+psi-helper|cgroups)
         build=${2:?mgd build dir}; wl=${3:?workloads dir}
         "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
                 { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
-        echo 'sh /host/guest/psi-helper.sh' > "$share/run.sh"
+        echo "sh /host/guest/$mode.sh" > "$share/run.sh"
         boot=(systemd --mem 1024 --timeout 600)
         ;;
 incident)
