@@ -80,6 +80,10 @@ def main():
         for name, a, b, d in (('mgd', m0, m1, dm), ('earlyoom --dryrun', e0, e1, de)):
             print(f'| {name} | {a[0]} | {a[1]} | {b[0]} | {b[1]} | {d / TICK:.2f} | {100 * d / TICK / dt:.4f} |')
         print(f'ratio mgd/earlyoom: VmRSS {m1[0] / e1[0]:.2f}, Pss {m1[1] / e1[1]:.2f}')
+        # real PSI: memory pressure from anything else on the machine makes this no idle run
+        changes = [l for l in mgd.text().splitlines() if 'Pressure level' in l]
+        print(f'pressure level changes during the run: {len(changes)}' +
+              (' (NOT an idle run: something else made memory pressure)' if changes else ''))
     finally:
         if eo:
             eo.terminate()
