@@ -18,8 +18,8 @@
 #                  zram   the tmpfiles.d grant on /sys/block/zram*/compact
 #                  helpers  root:mgd 0750 helpers; cap_sys_resource on the PSI helper,
 #                           cap_sys_admin on the swap helper
-#                  criu   cap_checkpoint_restore,cap_sys_ptrace on criu (a criu package update
-#                         resets them: run this step again after upgrading criu)
+#                  criu   root:mgd 0750 and cap_checkpoint_restore,cap_sys_ptrace on criu (a
+#                         criu package update resets them: run this step again after upgrading)
 #                  Prompts for sudo when not root. --undo removes all of it.
 set -euo pipefail
 cd "$(dirname "$0")"

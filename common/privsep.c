@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,30 +333,44 @@ static bool component_eq(const char *c, size_t len, const char *lit) {
         return strlen(lit) == len && memcmp(c, lit, len) == 0;
 }
 
-int cgroup_session_prefix(const char *cgroup, uid_t uid, char *buf, size_t size) {
-        char service[32], slice[32];
-        size_t service_cut = 0, slice_cut = 0, cut;
-        const char *p;
-
+/* Absolute, no empty, "." or ".." component, no trailing slash: the kernel's own spelling. */
+static bool cgroup_path_clean(const char *cgroup) {
         if (!cgroup || cgroup[0] != '/')
-                return -EINVAL;
-        (void) snprintf(service, sizeof(service), "user@%u.service", (unsigned) uid);
-        (void) snprintf(slice, sizeof(slice), "user-%u.slice", (unsigned) uid);
-        for (p = cgroup + 1; *p; ) {
+                return false;
+        for (const char *p = cgroup + 1; *p; ) {
                 const char *e = strchrnul(p, '/');
                 size_t n = (size_t) (e - p);
 
                 if (n == 0 || component_eq(p, n, ".") || component_eq(p, n, "..") ||
                     (*e == '/' && e[1] == '\0'))
-                        return -EINVAL;
-                if (service_cut == 0 && component_eq(p, n, service))
-                        service_cut = (size_t) (e - cgroup);
-                if (slice_cut == 0 && component_eq(p, n, slice))
-                        slice_cut = (size_t) (e - cgroup);
+                        return false;
                 p = *e ? e + 1 : e;
         }
+        return true;
+}
+
+/* The end of cgroup's first component that equals name, or 0. */
+static size_t cgroup_cut_after(const char *cgroup, const char *name) {
+        for (const char *p = cgroup + 1; *p; ) {
+                const char *e = strchrnul(p, '/');
+
+                if (component_eq(p, (size_t) (e - p), name))
+                        return (size_t) (e - cgroup);
+                p = *e ? e + 1 : e;
+        }
+        return 0;
+}
+
+int cgroup_session_prefix(const char *cgroup, uid_t uid, char *buf, size_t size) {
+        char service[32], slice[32];
+        size_t cut;
+
+        if (!cgroup_path_clean(cgroup))
+                return -EINVAL;
+        (void) snprintf(service, sizeof(service), "user@%u.service", (unsigned) uid);
+        (void) snprintf(slice, sizeof(slice), "user-%u.slice", (unsigned) uid);
         /* the user manager's own cgroup wins over the slice around it */
-        cut = service_cut > 0 ? service_cut : slice_cut;
+        cut = cgroup_cut_after(cgroup, service) ?: cgroup_cut_after(cgroup, slice);
         if (cut == 0)
                 return -EPERM;
         if (cut + 1 > size)
@@ -385,6 +404,85 @@ int privsep_peer_session(const char *proc_root, const PrivsepPeer *peer, char *b
         if (!cg.has_unified)
                 return -EPERM;
         return cgroup_session_prefix(cg.unified, peer->uid, buf, size);
+}
+
+bool cgroup_session_app(const char *cgroup, const char *session) {
+        char manager[PROC_CGROUP_MAX + 16];
+
+        if ((size_t) snprintf(manager, sizeof(manager), "%s/init.scope", session) >= sizeof(manager))
+                return false;
+        return cgroup_path_clean(cgroup) && cgroup_path_within(cgroup, session) &&
+                strcmp(cgroup, session) != 0 && !cgroup_path_within(cgroup, manager);
+}
+
+static bool target_started_at(const char *proc_root, pid_t pid, uint64_t starttime) {
+        ProcStat ps;
+
+        return proc_stat_read(proc_root, pid, &ps) >= 0 && ps.starttime == starttime;
+}
+
+int privsep_target_pin(const char *proc_root, const PrivsepPeer *peer, pid_t pid, uint64_t starttime,
+                       int *ret_pidfd, char *ret_cgroup) {
+        char session[PROC_CGROUP_MAX];
+        _cleanup_close_ int pidfd = -1;
+        ProcStatus st;
+        ProcCgroup cg;
+        int r;
+
+        if (pid == peer->pid || pid == getpid())
+                return privsep_log(LOG_WARNING, EPERM, "Refusing to act on mgd or this helper");
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0 || !target_started_at(proc_root, pid, starttime))
+                return privsep_log(LOG_INFO, ESRCH, "Process %d is gone or was replaced", pid);
+        r = proc_status_read(proc_root, pid, &st);
+        if (r < 0 || st.ruid != peer->uid || st.euid != peer->uid)
+                return privsep_log(LOG_WARNING, EPERM, "Process %d does not belong to uid %u", pid, peer->uid);
+        r = privsep_peer_session(proc_root, peer, session, sizeof(session));
+        if (r >= 0)
+                r = proc_cgroup_read(proc_root, pid, &cg);
+        if (r < 0 || !cg.has_unified || !cgroup_session_app(cg.unified, session))
+                return privsep_log(LOG_WARNING, EPERM, "Process %d is not an app of the session", pid);
+        /* pinned: had the pid been reused during the reads above, the pidfd would say so */
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0 || !target_started_at(proc_root, pid, starttime))
+                return privsep_log(LOG_INFO, ESRCH, "Process %d went away while being validated", pid);
+        if (ret_cgroup)
+                memcpy(ret_cgroup, cg.unified, sizeof(cg.unified));
+        *ret_pidfd = TAKE_FD(pidfd);
+        return 0;
+}
+
+int privsep_cgroup2_root(const char *sys_root, char *buf, size_t size) {
+        static const char *const candidates[] = { "/fs/cgroup", "/fs/cgroup/unified" };
+        char probe[PATH_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                if ((size_t) snprintf(probe, sizeof(probe), "%s%s/cgroup.controllers", sys_root,
+                                      candidates[i]) >= sizeof(probe) || access(probe, F_OK) < 0)
+                        continue;
+                if ((size_t) snprintf(buf, size, "%s%s", sys_root, candidates[i]) >= size)
+                        return -ENAMETOOLONG;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+int privsep_app_cgroup_open(const char *proc_root, const char *sys_root, const PrivsepPeer *peer,
+                            const char *cgroup, const char *file, bool create) {
+        char session[PROC_CGROUP_MAX], root[PATH_MAX], dir[PATH_MAX + PROC_CGROUP_MAX], path[sizeof(dir) + 64];
+        int r;
+
+        r = privsep_peer_session(proc_root, peer, session, sizeof(session));
+        if (r < 0 || !cgroup_session_app(cgroup, session))
+                return -EPERM;
+        r = privsep_cgroup2_root(sys_root, root, sizeof(root));
+        if (r < 0)
+                return r;
+        if ((size_t) snprintf(dir, sizeof(dir), "%s%s", root, cgroup) >= sizeof(dir) ||
+            (size_t) snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+                return -ENAMETOOLONG;
+        if (create && mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return RET_NERRNO(open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
 }
 
 static const PrivsepHandler *privsep_lookup(const PrivsepHandler *table, size_t n, uint8_t type) {

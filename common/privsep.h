@@ -99,11 +99,38 @@ int cgroup_session_prefix(const char *cgroup, uid_t uid, char *buf, size_t size)
 /* path equals prefix or lies below it (component-wise: "/a/bc" is not below "/a/b"). */
 bool cgroup_path_within(const char *path, const char *prefix);
 
+/* An app of the session: strictly below it, and not in the user manager's own init.scope. */
+bool cgroup_session_app(const char *cgroup, const char *session);
+
 /*
  * The daemon's session cgroup, derived by the helper from its peer pid's /proc files under
  * proc_root: that pid must still belong to the peer uid (-EPERM otherwise), then as above.
  */
 int privsep_peer_session(const char *proc_root, const PrivsepPeer *peer, char *buf, size_t size);
+
+/*
+ * A process the daemon asks a helper to act on, validated from the kernel's view only: not the
+ * daemon or this helper (-EPERM); alive with the start time the daemon saw (field 22 of
+ * /proc/PID/stat; -ESRCH); real and effective uid the peer's (-EPERM); an app of the daemon's
+ * session (cgroup_session_app(), -EPERM). It is pinned with a pidfd first and checked through it
+ * again last, so a pid reused during the reads fails the check. Logs each refusal. Returns 0,
+ * *ret_pidfd and, when ret_cgroup is not NULL, its cgroup (PROC_CGROUP_MAX bytes).
+ */
+int privsep_target_pin(const char *proc_root, const PrivsepPeer *peer, pid_t pid, uint64_t starttime,
+                       int *ret_pidfd, char *ret_cgroup);
+
+/* sys_root + "/fs/cgroup" on unified systems, + "/fs/cgroup/unified" on hybrid ones; -ENOENT. */
+int privsep_cgroup2_root(const char *sys_root, char *buf, size_t size);
+
+/*
+ * file (e.g. "cgroup.procs") of cgroup, opened for writing (O_CLOEXEC). cgroup, a path below the
+ * cgroup2 root as /proc/PID/cgroup spells it, must be an app of the daemon's session
+ * (privsep_peer_session(), cgroup_session_app()): -EPERM otherwise, without logging. With
+ * create, a missing last level is made first (a scope systemd removed once it was empty).
+ * Returns the fd or -errno.
+ */
+int privsep_app_cgroup_open(const char *proc_root, const char *sys_root, const PrivsepPeer *peer,
+                            const char *cgroup, const char *file, bool create);
 
 /* ---- the helpers' request loop ---- */
 

@@ -189,6 +189,7 @@ _Static_assert(sizeof(ProtoReply) == 32, "ProtoReply must be 32 bytes");
  *                      outlived criu's dump (criu dumped something else). The grant probe
  *                      (pid 0): -ENOENT/-EACCES criu not executable, -EPERM criu lacks its caps.
  *   CHECKPOINT_RESTORE -ENOENT no such image; -EPERM not an image this helper wrote for this
- *                      uid; -EBUSY the dumped pid is still taken (not reaped yet); -EIO criu failed.
+ *                      uid, or its recorded cgroup is not an app of the session; -EBUSY the
+ *                      dumped pid is still taken (not reaped yet); -EIO criu failed.
  *   CHECKPOINT_DISCARD -ENOENT, -EPERM as for RESTORE.
  */

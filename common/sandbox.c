@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/capability.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -216,6 +218,24 @@ int sandbox_lockdown(const SandboxSpec *spec) {
         return caps;
 }
 
+int sandbox_helper_start(const char *tag, int argc, const SandboxSpec *spec, int *ret_exit) {
+        int r;
+
+        privsep_log_open(tag);
+        if (argc != 1) {
+                privsep_log(LOG_ERR, 0, "Takes no arguments: started by mgd with its socket at fd %d",
+                            PROTO_HELPER_FD);
+                *ret_exit = HELPER_EXIT_USAGE;
+                return -1;
+        }
+        r = sandbox_lockdown(spec);
+        if (r < 0) {
+                *ret_exit = r == -ENOTSOCK || r == -EBADF ? HELPER_EXIT_USAGE : HELPER_EXIT_SANDBOX;
+                return -1;
+        }
+        return r;
+}
+
 int sandbox_file_caps(const char *path, uint64_t caps) {
         _cleanup_(cap_freep) cap_t c = cap_get_file(path);
         cap_flag_value_t v;
@@ -228,7 +248,7 @@ int sandbox_file_caps(const char *path, uint64_t caps) {
         return 0;
 }
 
-int sandbox_run(const char *path, char *const argv[], int timeout_ms) {
+int sandbox_run(const char *path, char *const argv[], int timeout_ms, int cgroup_procs) {
         _cleanup_close_ int pidfd = -1;
         struct rlimit rl;
         int status = 0;
@@ -242,6 +262,8 @@ int sandbox_run(const char *path, char *const argv[], int timeout_ms) {
                         rl.rlim_cur = rl.rlim_max;
                         (void) setrlimit(RLIMIT_NOFILE, &rl);
                 }
+                if (cgroup_procs >= 0)
+                        (void) !write(cgroup_procs, "0", 1);    /* "0": the writer itself */
                 (void) dup2(STDERR_FILENO, STDOUT_FILENO);
                 (void) close_range(3, ~0U, 0);
                 (void) execve(path, argv, (char *[]) { NULL });
@@ -259,6 +281,37 @@ int sandbox_run(const char *path, char *const argv[], int timeout_ms) {
         return status;
 }
 
+/* The tail of a child's log file: its lines that say "Error" go to our log. */
+static void sandbox_relay_errors(int dfd, const char *name, const char *prog) {
+        char buf[2048], *save = NULL;
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        off_t end = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+        ssize_t n = end < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, MAX(end - (off_t) sizeof(buf) + 1, 0));
+
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (strstr(l, "Error"))
+                        privsep_log(LOG_WARNING, 0, "%s: %s", prog, l);
+}
+
+int sandbox_run_checked(char *const argv[], int timeout_ms, int cgroup_procs, int log_dfd,
+                        const char *log_file) {
+        int status = sandbox_run(argv[0], argv, timeout_ms, cgroup_procs);
+
+        if (status == -ETIMEDOUT)
+                return privsep_log(LOG_ERR, ETIMEDOUT, "%s %s did not finish in time", argv[0], argv[1]);
+        if (status < 0)
+                return privsep_log(LOG_ERR, status, "Cannot run %s: %m", argv[0]);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                return privsep_log(LOG_ERR, ENOENT, "Could not execute %s", argv[0]);
+        sandbox_relay_errors(log_dfd, log_file, strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
+        return privsep_log(LOG_WARNING, EIO, "%s %s failed (wait status 0x%x)", argv[0], argv[1], status);
+}
+
 const char *sandbox_test_hook(const char *name) {
 #if MGD_TEST_HOOKS
         return getenv(name);
@@ -266,6 +319,21 @@ const char *sandbox_test_hook(const char *name) {
         (void) name;
         return NULL;
 #endif
+}
+
+const char *sandbox_criu_path(void) {
+        return sandbox_test_hook("MGD_TEST_CRIU") ?: MGD_CRIU_PATH;
+}
+
+int sandbox_user_home(uid_t uid, char *buf, size_t size) {
+        const char *home = sandbox_test_hook("MGD_TEST_HOME");
+        struct passwd *pw = home ? NULL : getpwuid(uid);
+
+        if (!home && pw && pw->pw_dir && pw->pw_dir[0] == '/')
+                home = pw->pw_dir;
+        if (!home)
+                return -ENOENT;
+        return (size_t) snprintf(buf, size, "%s", home) >= size ? -ENAMETOOLONG : 0;
 }
 
 const char *sandbox_root(void) {

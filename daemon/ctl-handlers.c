@@ -74,9 +74,10 @@ static int h_status(void *userdata, CtlReply *r) {
         (void) ctl_reply_line(r, "frozen=%zu checkpointed=%zu in_flight=%u managed=%zu foreground=%d",
                               frozen, n - frozen, executor_in_flight(m->executor), m->n_procs,
                               (int) m->foreground);
-        (void) ctl_reply_line(r, "psi_trigger=%s cgroup_freeze=%s checkpoint=%s dry_run=%s",
-                              trigger, m->cgroup2_root[0] ? "yes" : "no",
-                              m->checkpoint_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
+        (void) ctl_reply_line(r, "psi_trigger=%s cgroup_freeze=%s checkpoint=%s zram_compact=%s swap_reclaim=%s "
+                              "dry_run=%s", trigger, m->cgroup2_root[0] ? "yes" : "no",
+                              m->checkpoint_available ? "yes" : "no", m->zram_compact_available ? "yes" : "no",
+                              m->swap_reclaim_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
         status_spike(m, r);
         status_cgroups(m, r);
         return 0;

@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "common/privsep.h"
 #include "common/readers.h"
+#include "common/sandbox.h"
 #include "daemon/helper.h"
 #include "daemon/log.h"
 
@@ -110,7 +111,21 @@ const char *helper_exit_describe(int code, int status, char *buf, size_t size) {
         return buf;
 }
 
-const char *helper_grant_fix(const HelperSet *s, HelperKind kind, char *buf, size_t size) {
+/* criu: not installed, not executable for us, or without its two capabilities. */
+static void helper_criu_fix(int error, char *buf, size_t size) {
+        const char *criu = sandbox_criu_path();
+
+        if (error == -ENOENT)
+                (void) snprintf(buf, size, "install criu as %s (Debian: sudo apt-get install criu), then: "
+                                "sudo setcap cap_checkpoint_restore,cap_sys_ptrace+ep %s", criu, criu);
+        else if (error == -EACCES)
+                (void) snprintf(buf, size, "sudo usermod -aG mgd $USER (%s is root:mgd 0750; then log in "
+                                "again)", criu);
+        else
+                (void) snprintf(buf, size, "sudo setcap cap_checkpoint_restore,cap_sys_ptrace+ep %s", criu);
+}
+
+const char *helper_grant_fix(const HelperSet *s, HelperKind kind, int error, char *buf, size_t size) {
         switch (kind) {
         case HELPER_PSI:
                 (void) snprintf(buf, size, "sudo setcap cap_sys_resource+ep %s/mgd-psi-helper", s->dir);
@@ -123,7 +138,7 @@ const char *helper_grant_fix(const HelperSet *s, HelperKind kind, char *buf, siz
                 (void) snprintf(buf, size, "sudo setcap cap_sys_admin+ep %s/mgd-swap-helper", s->dir);
                 break;
         case HELPER_CHECKPOINT:
-                (void) snprintf(buf, size, "sudo setcap cap_checkpoint_restore,cap_sys_ptrace+ep %s", MGD_CRIU_PATH);
+                helper_criu_fix(error, buf, size);
                 break;
         default:
                 (void) snprintf(buf, size, "sudo ./install.sh --privileged");
@@ -138,13 +153,13 @@ static void helper_set_grant_to(Helper *h, HelperGrant g, int error) {
                 [HELPER_SWAP] = { "Swap reclaim", "swapped pages come back only on access" },
                 [HELPER_CHECKPOINT] = { "CRIU checkpoints", "kill is used instead" },
         };
-        char fix[PATH_MAX + 128];
+        char fix[2 * PATH_MAX + 128];
 
         h->grant = g;
         if (!h->told && g == HELPER_GRANT_MISSING)
                 log_notice("%s unavailable (%s: %s), %s. To enable: %s", feature[h->kind][0],
                            helper_kind_name(h->kind), strerror(abs(error)), feature[h->kind][1],
-                           helper_grant_fix(h->set, h->kind, fix, sizeof(fix)));
+                           helper_grant_fix(h->set, h->kind, error, fix, sizeof(fix)));
         else if (!h->told && g == HELPER_GRANT_OK)
                 log_info("%s: available", feature[h->kind][0]);
         h->told = h->told || g != HELPER_GRANT_UNKNOWN;
@@ -304,17 +319,22 @@ static int helper_send_next(Helper *h) {
         return 0;
 }
 
-/* A criu failure may be a lost grant: a criu package update resets its file capabilities. */
+/*
+ * A criu failure may be a lost grant: a criu package update resets its file capabilities, and
+ * removing the package removes criu. (A probe's answer is told once by helper_set_grant_to().)
+ */
 static void helper_log_criu_failure(Helper *h, const ProtoReply *rep) {
-        char fix[PATH_MAX + 64];
+        char fix[2 * PATH_MAX + 128];
 
         if (rep->hdr.type != PROTO_CHECKPOINT_DUMP_REPLY && rep->hdr.type != PROTO_CHECKPOINT_RESTORE_REPLY)
                 return;
-        if (rep->error != -EIO && rep->error != -ENOENT && rep->error != -ETIMEDOUT)
+        if ((rep->hdr.flags & PROTO_FLAG_PROBE) ||
+            (rep->error != -EIO && rep->error != -ENOENT && rep->error != -ETIMEDOUT))
                 return;
-        log_warning_errno(rep->error, "criu %s failed: %m. If criu lost its capabilities (a criu package "
-                          "update resets them): %s", rep->hdr.type == PROTO_CHECKPOINT_DUMP_REPLY ? "dump" :
-                          "restore", helper_grant_fix(h->set, HELPER_CHECKPOINT, fix, sizeof(fix)));
+        log_warning_errno(rep->error, "criu %s failed: %m. %s: %s", rep->hdr.type == PROTO_CHECKPOINT_DUMP_REPLY ?
+                          "dump" : "restore", rep->error == -ENOENT ? "criu is not installed; to enable it" :
+                          "If criu lost its capabilities (a criu package update resets them)",
+                          helper_grant_fix(h->set, HELPER_CHECKPOINT, rep->error, fix, sizeof(fix)));
 }
 
 static int helper_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

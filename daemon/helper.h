@@ -72,8 +72,13 @@ int helper_set_start(HelperSet *s);
 
 HelperGrant helper_set_grant(const HelperSet *s, HelperKind kind);
 pid_t helper_set_pid(const HelperSet *s, HelperKind kind);     /* 0 when not running */
-/* The command that would install kind's grant, for logs and `mgctl doctor`. */
-const char *helper_grant_fix(const HelperSet *s, HelperKind kind, char *buf, size_t size);
+/*
+ * The command that would install kind's grant, for logs and `mgctl doctor`, given the error the
+ * probe or the request got: for the checkpoint helper -ENOENT means criu is not installed where
+ * it is expected, -EACCES that the user may not execute it (not in group mgd yet), anything else
+ * that criu lacks its capabilities.
+ */
+const char *helper_grant_fix(const HelperSet *s, HelperKind kind, int error, char *buf, size_t size);
 
 /*
  * Queue a request (type, flags and payload; seq is ours) with a deadline. Returns 0 and calls

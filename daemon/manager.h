@@ -83,6 +83,7 @@ typedef struct Manager {
         usec_t confirm_at;              /* a confirming tick shortly after a trigger event */
         bool triggered;                 /* this tick was run by a PSI trigger event */
         usec_t trigger_at;              /* the last trigger event not yet followed by an action */
+        const PsiSource *trigger_src;   /* ... and whose trigger it was */
         uint64_t ticks, scans;
 
         /* preallocated for the pressure path */

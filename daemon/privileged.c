@@ -64,9 +64,9 @@ static void psi_arm_fast(Manager *m) {
                 log_info_errno(r, "Cannot ask the PSI helper for a trigger (%m); keeping 2 s windows");
 }
 
+/* helper.c has told once what is on and, for what is off, the command that would enable it. */
 static void on_grant(HelperSet *set, HelperKind kind, HelperGrant grant, void *userdata) {
         Manager *m = userdata;
-        char fix[256];
         bool ok = grant == HELPER_GRANT_OK;
 
         switch (kind) {
@@ -86,11 +86,6 @@ static void on_grant(HelperSet *set, HelperKind kind, HelperGrant grant, void *u
         default:
                 return;
         }
-        if (grant == HELPER_GRANT_MISSING)
-                log_notice("%s is installed without its grant, feature off; to enable it: %s",
-                           helper_kind_name(kind), helper_grant_fix(set, kind, fix, sizeof fix));
-        else if (ok)
-                log_info("%s holds its grant: feature on", helper_kind_name(kind));
 }
 
 int privileged_start(Manager *m) {
@@ -209,15 +204,13 @@ static void on_dumped(HelperSet *set, int error, const ProtoReply *rep, int fd, 
         Manager *m = c->m;
         int r = error < 0 ? error : rep->error;
         RegistryEntry e = {};
-        char fix[256], res[160];
+        char res[160];
 
         c->busy = false;
         if (r < 0) {
-                (void) snprintf(res, sizeof res, "criu failed (%s), falling back to kill", strerror(-r));
+                /* a criu failure was logged with the command that fixes criu's grant (helper.c) */
+                (void) snprintf(res, sizeof res, "failed (%s), falling back to kill", strerror(-r));
                 manager_record(m, "checkpoint", &c->cand, c->d.priority, c->d.footprint_kb, NULL, res, "deficit");
-                if (r == -EPERM || r == -EACCES)
-                        log_notice("To let mgd checkpoint with criu: %s",
-                                   helper_grant_fix(set, HELPER_CHECKPOINT, fix, sizeof fix));
                 manager_checkpoint_failed(m, c->cand.name);
                 c->d.action = ACTION_KILL;
                 (void) manager_destroy(m, &c->d, &c->cand, "checkpoint failed");
@@ -322,5 +315,7 @@ int privileged_restore(Manager *m, RegistryEntry *e) {
         r = helper_checkpoint_restore(m->helpers, image_id_of(e->image_dir), on_restored, &restore_call);
         if (r < 0)
                 restore_call.busy = false;
+        else
+                log_debug("Restoring pid %d (%s) from %s", (int) e->pid, e->name, e->image_dir);
         return r;
 }

@@ -51,7 +51,7 @@ static int on_psi_event(sd_event_source *s, int fd, uint32_t revents, void *user
                 return 0;
         }
         log_debug("PSI trigger fired on %s", src->path);
-        sense_trigger_fired(m);
+        sense_trigger_fired(m, src);
         return 0;
 }
 

@@ -12,4 +12,4 @@ void sense_teardown(Manager *m);
 int sense_adopt_trigger(Manager *m, size_t i, int fd, bool privileged);
 int sense_sample(Manager *m, usec_t now);
 /* tick.c: a trigger event runs a tick now and a confirming one shortly after */
-void sense_trigger_fired(Manager *m);
+void sense_trigger_fired(Manager *m, const PsiSource *src);

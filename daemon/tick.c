@@ -64,10 +64,12 @@ void manager_checkpoint_failed(Manager *m, const char *name) {
                 (void) snprintf(m->checkpoint_failed[m->n_checkpoint_failed++], CAND_NAME_MAX, "%s", name);
 }
 
-void sense_trigger_fired(Manager *m) {
+void sense_trigger_fired(Manager *m, const PsiSource *src) {
         m->triggered = true;
-        if (!m->trigger_at)
+        if (!m->trigger_at) {
                 m->trigger_at = now_usec(CLOCK_MONOTONIC);
+                m->trigger_src = src;
+        }
         m->confirm_at = now_usec(CLOCK_MONOTONIC) + CONFIRM_DELAY_USEC;
         manager_schedule_tick(m, 0);
 }
@@ -85,8 +87,9 @@ void manager_record(Manager *m, const char *action, const Candidate *c, int prio
         };
         log_action(&a);
         if (m->trigger_at) {
-                log_info("First action %.1f ms after the PSI trigger event",
-                         (double) (now_usec(CLOCK_MONOTONIC) - m->trigger_at) / USEC_PER_MSEC);
+                log_info("First action %.1f ms after the PSI trigger event (%s trigger on %s)",
+                         (double) (now_usec(CLOCK_MONOTONIC) - m->trigger_at) / USEC_PER_MSEC,
+                         m->trigger_src->privileged ? "sub-second" : "2 s", m->trigger_src->path);
                 m->trigger_at = 0;
         }
 }

@@ -54,22 +54,6 @@ typedef struct PsiHelper {
         PrivsepPeer peer;
 } PsiHelper;
 
-/* Where cgroup2 is: /sys/fs/cgroup on unified systems, /sys/fs/cgroup/unified on hybrid ones. */
-static int cgroup2_root(const PsiHelper *h, char *buf, size_t size) {
-        static const char *const candidates[] = { "/fs/cgroup", "/fs/cgroup/unified" };
-        char probe[PATH_MAX];
-
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                if ((size_t) snprintf(probe, sizeof(probe), "%s%s/cgroup.controllers", h->sys,
-                                      candidates[i]) >= sizeof(probe) || access(probe, F_OK) < 0)
-                        continue;
-                if ((size_t) snprintf(buf, size, "%s%s", h->sys, candidates[i]) >= size)
-                        return -ENAMETOOLONG;
-                return 0;
-        }
-        return -ENOENT;
-}
-
 static int psi_source_path(const PsiHelper *h, uint8_t source, char *buf, size_t size) {
         char root[PATH_MAX], session[PROC_CGROUP_MAX];
         int r;
@@ -83,7 +67,7 @@ static int psi_source_path(const PsiHelper *h, uint8_t source, char *buf, size_t
         r = privsep_peer_session(h->proc, &h->peer, session, sizeof(session));
         if (r < 0)
                 return privsep_log(LOG_WARNING, r, "The daemon is not in a user session cgroup: %m");
-        r = cgroup2_root(h, root, sizeof(root));
+        r = privsep_cgroup2_root(h->sys, root, sizeof(root));
         if (r < 0)
                 return privsep_log(LOG_WARNING, r, "No cgroup2 hierarchy under %s/fs/cgroup: %m", h->sys);
         if ((size_t) snprintf(buf, size, "%s%s/memory.pressure", root, session) >= size)
@@ -125,17 +109,11 @@ static const PrivsepHandler psi_handlers[] = {
 
 int main(int argc, char *argv[]) {
         PsiHelper h = {};
-        int r;
+        int r, code;
 
-        privsep_log_open("mgd-psi-helper");
-        if (argc != 1) {
-                privsep_log(LOG_ERR, 0, "Takes no arguments: started by mgd with its socket at fd %d",
-                            PROTO_HELPER_FD);
-                return HELPER_EXIT_USAGE;
-        }
-        r = sandbox_lockdown(&psi_sandbox);
+        r = sandbox_helper_start("mgd-psi-helper", argc, &psi_sandbox, &code);
         if (r < 0)
-                return r == -ENOTSOCK || r == -EBADF ? HELPER_EXIT_USAGE : HELPER_EXIT_SANDBOX;
+                return code;
         if (r == 0)
                 privsep_log(LOG_NOTICE, 0, "No CAP_SYS_RESOURCE: only 2 s multiples will be accepted");
 

@@ -304,17 +304,11 @@ static const PrivsepHandler swap_handlers[] = {
 
 int main(int argc, char *argv[]) {
         SwapHelper h = {};
-        int r;
+        int r, code;
 
-        privsep_log_open("mgd-swap-helper");
-        if (argc != 1) {
-                privsep_log(LOG_ERR, 0, "Takes no arguments: started by mgd with its socket at fd %d",
-                            PROTO_HELPER_FD);
-                return HELPER_EXIT_USAGE;
-        }
-        r = sandbox_lockdown(&swap_sandbox);
+        r = sandbox_helper_start("mgd-swap-helper", argc, &swap_sandbox, &code);
         if (r < 0)
-                return r == -ENOTSOCK || r == -EBADF ? HELPER_EXIT_USAGE : HELPER_EXIT_SANDBOX;
+                return code;
         h.has_cap = r > 0;
 
         if (sandbox_root_path("/proc", h.proc, sizeof(h.proc)) < 0 ||

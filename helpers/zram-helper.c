@@ -112,17 +112,11 @@ static const PrivsepHandler zram_handlers[] = {
 
 int main(int argc, char *argv[]) {
         ZramHelper h = {};
-        int r;
+        int r, code;
 
-        privsep_log_open("mgd-zram-helper");
-        if (argc != 1) {
-                privsep_log(LOG_ERR, 0, "Takes no arguments: started by mgd with its socket at fd %d",
-                            PROTO_HELPER_FD);
-                return HELPER_EXIT_USAGE;
-        }
-        r = sandbox_lockdown(&zram_sandbox);
+        r = sandbox_helper_start("mgd-zram-helper", argc, &zram_sandbox, &code);
         if (r < 0)
-                return r == -ENOTSOCK || r == -EBADF ? HELPER_EXIT_USAGE : HELPER_EXIT_SANDBOX;
+                return code;
 
         if (sandbox_root_path("/proc", h.proc, sizeof(h.proc)) < 0 ||
             sandbox_root_path("/sys", h.sys, sizeof(h.sys)) < 0)

@@ -24,16 +24,22 @@ step() {        # step NAME DESCRIPTION: run unless skipped
         return 0
 }
 try() { "$@" || { echo "    failed: $*" >&2; failed=1; }; }
+has_caps() { [ -n "$(getcap "$1" 2>/dev/null)" ]; }     # setcap -r fails on a file without any
+in_group() { id -nG "$1" 2>/dev/null | tr ' ' '\n' | grep -qx "$2"; }
 
 if [ "$undo" = 1 ]; then
         echo "install.sh: removing the privileged setup"
-        if step criu "criu: drop its capabilities"; then
-                [ -x "$criu" ] && try $sudo setcap -r "$criu" 2>/dev/null
+        if step criu "criu: drop its capabilities, back to root:root 0755"; then
+                if [ -e "$criu" ]; then
+                        has_caps "$criu" && try $sudo setcap -r "$criu"
+                        try $sudo chown root:root "$criu"
+                        try $sudo chmod 0755 "$criu"
+                fi
         fi
         if step helpers "helpers: drop capabilities, back to root:root 0755"; then
                 for h in "$libexec"/mgd-*-helper; do
                         [ -e "$h" ] || continue
-                        $sudo setcap -r "$h" 2>/dev/null
+                        has_caps "$h" && try $sudo setcap -r "$h"
                         try $sudo chown root:root "$h"
                         try $sudo chmod 0755 "$h"
                 done
@@ -45,7 +51,7 @@ if [ "$undo" = 1 ]; then
                 done
         fi
         if step group "group: remove $user from mgd and the group"; then
-                getent group mgd >/dev/null && try $sudo gpasswd -d "$user" mgd >/dev/null 2>&1
+                in_group "$user" mgd && try $sudo gpasswd -d "$user" mgd >/dev/null
                 try $sudo rm -f "$sysusers"
                 getent group mgd >/dev/null && try $sudo groupdel mgd
         fi
@@ -75,8 +81,11 @@ if step helpers "helpers: root:mgd 0750; cap_sys_resource on mgd-psi-helper, cap
         [ -e "$libexec/mgd-psi-helper" ] && try $sudo setcap cap_sys_resource+ep "$libexec/mgd-psi-helper"
         [ -e "$libexec/mgd-swap-helper" ] && try $sudo setcap cap_sys_admin+ep "$libexec/mgd-swap-helper"
 fi
-if step criu "criu: cap_checkpoint_restore,cap_sys_ptrace on $criu (re-run after a criu update)"; then
+if step criu "criu: root:mgd 0750, cap_checkpoint_restore,cap_sys_ptrace on $criu (re-run after a criu update)"; then
         if [ -x "$criu" ]; then
+                # chown drops file capabilities: owner and mode first, then setcap
+                try $sudo chown root:mgd "$criu"
+                try $sudo chmod 0750 "$criu"
                 try $sudo setcap cap_checkpoint_restore,cap_sys_ptrace+ep "$criu"
         else
                 echo "    $criu not found: apt-get install criu, then run this step again" >&2

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/privsep.h"
+#include "common/readers.h"
 #include "tests/check-main.h"
 #include "tests/helpers/helper-test.h"
 
@@ -132,8 +133,8 @@ START_TEST(test_dump_restore) {
         ck_assert_ptr_nonnull(fgets(argv, sizeof(argv), f));
         (void) fclose(f);
         image_path(id, NULL, path, sizeof(path));
-        xsprintf(expect, "dump --tree %d --images-dir %s --log-file criu.log --shell-job "
-                        "--unprivileged\n", (int) target, path);
+        xsprintf(expect, "dump --images-dir %s --log-file criu.log --shell-job --unprivileged "
+                        "--tree %d\n", path, (int) target);
         ck_assert_str_eq(argv, expect);
 
         /* the dumped pid is still taken: no restore yet */
@@ -183,7 +184,8 @@ START_TEST(test_restore_only_own_images) {
         image_path(id ^ 1, "mgd-image", marker, sizeof(marker));
         f = fopen(marker, "we");
         ck_assert_ptr_nonnull(f);
-        fprintf(f, "mgd-image 1\nid %016" PRIx64 "\nuid %u\npid 1\nstarttime 1\n", id, (unsigned) getuid());
+        fprintf(f, "mgd-image 2\nid %016" PRIx64 "\nuid %u\npid 1\nstarttime 1\ncgroup %s%s\n", id,
+                (unsigned) getuid(), session, APP);
         (void) fclose(f);
         ck_assert_int_eq(helper_proc_call(&p, &other, NULL, NULL), -EPERM);
         /* our image, loosened to 0755: no longer ours either */
@@ -192,6 +194,78 @@ START_TEST(test_restore_only_own_images) {
         ck_assert_int_eq(helper_proc_call(&p, &req, NULL, NULL), -EPERM);
         ck_assert_int_eq(chmod(path, 0700), 0);
         ck_assert_int_eq(helper_proc_call(&p, &req, NULL, NULL), 0);
+        helper_proc_hangup(&p);
+}
+END_TEST
+
+/* A restore runs criu in the cgroup the process was dumped from (mgd.service otherwise). */
+START_TEST(test_restore_into_its_cgroup) {
+        HelperProc p = helper_proc_start("mgd-checkpoint-helper", root, env);
+        char rel[512], path[4400], buf[16] = "";
+        uint64_t id = dump_ok(&p);
+        ProtoRequest req = image_req(PROTO_CHECKPOINT_RESTORE, id);
+        struct stat st;
+
+        reap_target();
+        fake_write(root, "sys/fs/cgroup/cgroup.controllers", "memory pids\n");
+        xsprintf(rel, "sys/fs/cgroup%s%s/cgroup.procs", session, APP);
+        fake_write(root, rel, "");
+        ck_assert_int_eq(helper_proc_call(&p, &req, NULL, NULL), 0);
+        xsprintf(path, "%s/%s", root, rel);
+        ck_assert_int_eq(read_small_file(path, buf, sizeof(buf), NULL), 0);
+        ck_assert_str_eq(buf, "0");             /* criu's process wrote itself into it */
+        /* a scope that systemd removed once it was empty is made again */
+        target = fork();
+        ck_assert_int_ge(target, 0);
+        if (target == 0) {
+                pause();
+                _exit(0);
+        }
+        xsprintf(rel, "%s%s", session, "/app.slice/app-gone.scope");
+        fake_proc_pid(root, target, getuid(), STARTTIME, rel);
+        id = dump_ok(&p);
+        reap_target();
+        req = image_req(PROTO_CHECKPOINT_RESTORE, id);
+        ck_assert_int_eq(helper_proc_call(&p, &req, NULL, NULL), 0);
+        xsprintf(path, "%s/sys/fs/cgroup%s", root, rel);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert(S_ISDIR(st.st_mode));
+        helper_proc_hangup(&p);
+}
+END_TEST
+
+/* A marker whose cgroup is not an app of the session: refused, and the image stays. */
+static const struct {
+        bool below_session;             /* the session path comes first */
+        const char *rest;
+} forged_cgroups[] = {
+        { false, "/system.slice/foo.service" },
+        { true, "/init.scope" },
+        { true, "" },
+        { true, "/app.slice/../../../system.slice/foo.service" },
+        { true, "/app.slice//x.scope" },
+};
+
+START_TEST(test_restore_forged_cgroup) {
+        HelperProc p = helper_proc_start("mgd-checkpoint-helper", root, env);
+        char path[4400], cg[512];
+        uint64_t id = dump_ok(&p);
+        ProtoRequest req = image_req(PROTO_CHECKPOINT_RESTORE, id);
+        struct stat st;
+        pid_t dumped = target;
+        FILE *f;
+
+        reap_target();
+        xsprintf(cg, "%s%s", forged_cgroups[_i].below_session ? session : "", forged_cgroups[_i].rest);
+        image_path(id, "mgd-image", path, sizeof(path));
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "mgd-image 2\nid %016" PRIx64 "\nuid %u\npid %d\nstarttime %d\ncgroup %s\n", id,
+                (unsigned) getuid(), (int) dumped, STARTTIME, cg);
+        (void) fclose(f);
+        ck_assert_msg(helper_proc_call(&p, &req, NULL, NULL) == -EPERM, "%s", cg);
+        image_path(id, NULL, path, sizeof(path));
+        ck_assert_int_eq(stat(path, &st), 0);
         helper_proc_hangup(&p);
 }
 END_TEST
@@ -326,6 +400,8 @@ static Suite *checkpoint_helper_suite(void) {
         tcase_add_test(tc, test_dump_restore);
         tcase_add_test(tc, test_discard);
         tcase_add_test(tc, test_restore_only_own_images);
+        tcase_add_test(tc, test_restore_into_its_cgroup);
+        tcase_add_loop_test(tc, test_restore_forged_cgroup, 0, ELEMENTSOF(forged_cgroups));
         tcase_add_loop_test(tc, test_refused, 0, ELEMENTSOF(refusals));
         tcase_add_test(tc, test_refused_self_and_gone);
         tcase_add_test(tc, test_criu_failure_leaves_nothing);

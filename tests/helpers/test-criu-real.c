@@ -2,8 +2,8 @@
 /*
  * mgd-checkpoint-helper with a real criu ($MGD_TEST_CRIU, see criu-env.sh): a counter process in
  * a session cgroup of the test's own making is dumped (criu ends it), reaped, restored under the
- * same pid, and keeps counting from where it was. A process of another uid, or one outside the
- * session, is refused before criu runs. This process plays the daemon: it sits in the session's
+ * same pid and back in its own scope, and keeps counting from where it was. A process of another
+ * uid, or one outside the session, is refused before criu runs. This process plays the daemon: it sits in the session's
  * mgd.service and is a child subreaper, so the restored counter comes back as its child.
  */
 
@@ -207,6 +207,10 @@ START_TEST(test_dump_restore) {
         ProtoRequest restore = test_request(PROTO_CHECKPOINT_RESTORE, 0, &img, sizeof(img));
         ck_assert_int_eq(helper_proc_call(&p, &restore, &rep, NULL), 0);
         ck_assert_int_eq((pid_t) rep.checkpoint.pid, counter);
+        /* back in its own scope, not in the helper's (the daemon's) cgroup */
+        ProcCgroup cg;
+        ck_assert_int_eq(proc_cgroup_read("/proc", counter, &cg), 0);
+        ck_assert_str_eq(cg.unified, dir + strlen(cg2));
         (void) usleep(500000);
         later = read_count();
         /* it counts on from where it was, not from 1 */

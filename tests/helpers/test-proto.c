@@ -283,6 +283,24 @@ START_TEST(test_path_within) {
 }
 END_TEST
 
+START_TEST(test_session_app) {
+        const char *sess = "/user.slice/user-1000.slice/user@1000.service";
+
+        ck_assert(cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/app.slice/a.scope", sess));
+        ck_assert(!cgroup_session_app(sess, sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/init.scope", sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/init.scope/x", sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service2/a", sess));
+        ck_assert(!cgroup_session_app("/system.slice/a.service", sess));
+        /* spelled the kernel's way only: no "..", ".", empty component or trailing slash */
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/app.slice/../../x", sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/./a", sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service//a", sess));
+        ck_assert(!cgroup_session_app("/user.slice/user-1000.slice/user@1000.service/a/", sess));
+        ck_assert(!cgroup_session_app("user.slice/user-1000.slice/user@1000.service/a", sess));
+}
+END_TEST
+
 static Suite *proto_suite(void) {
         Suite *s = suite_create("proto");
         TCase *tc = tcase_create("proto");
@@ -296,6 +314,7 @@ static Suite *proto_suite(void) {
         tcase_add_test(tc, test_call_deadline);
         tcase_add_test(tc, test_session_prefix);
         tcase_add_test(tc, test_path_within);
+        tcase_add_test(tc, test_session_app);
         suite_add_tcase(s, tc);
         return s;
 }

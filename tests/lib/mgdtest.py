@@ -68,6 +68,65 @@ def cgroup_frozen(path):
     return None
 
 
+def skip(reason):
+    print(f'1..0 # SKIP {reason}', flush=True)
+    sys.exit(77)
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write_text(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+class Zram:
+    """A zram swap device of the test's own (hot_add), so nothing else's swap is touched; close()
+    turns it off and removes it. Reading hot_add creates the device: done here only."""
+
+    def __init__(self, disksize='1G', priority=100):
+        ctl = '/sys/class/zram-control/hot_add'
+        if not os.path.exists(ctl):
+            skip('the kernel has no zram hot_add (no zram)')
+        self.idx = int(read_text(ctl).strip())
+        self.dev = f'/dev/zram{self.idx}'
+        self.sys = f'/sys/block/zram{self.idx}'
+        wait_for(lambda: os.path.exists(self.dev), 5)
+        write_text(f'{self.sys}/disksize', disksize)
+        subprocess.run(['mkswap', self.dev], check=True, capture_output=True)
+        subprocess.run(['swapon', '-p', str(priority), self.dev], check=True)
+
+    def mm_stat(self):
+        """orig_data_size, compr_data_size, mem_used_total, ..., pages_compacted (index 6)."""
+        return [int(v) for v in read_text(f'{self.sys}/mm_stat').split()]
+
+    def swaps_line(self):
+        for line in read_text('/proc/swaps').splitlines()[1:]:
+            if line.split()[0] == self.dev:
+                return line.split()
+        return None
+
+    def close(self):
+        subprocess.run(['swapoff', self.dev], capture_output=True)
+        try:
+            write_text(f'{self.sys}/reset', '1')
+            write_text('/sys/class/zram-control/hot_remove', str(self.idx))
+        except OSError:
+            pass
+
+
+def v1_memory_cgroup():
+    """This process's cgroup v1 memory directory, or None without a v1 memory hierarchy."""
+    for line in read_text('/proc/self/cgroup').splitlines():
+        hid, ctrls, path = line.split(':', 2)
+        if 'memory' in ctrls.split(','):
+            return '/sys/fs/cgroup/memory' + path
+    return None
+
+
 def wait_for(pred, timeout, step=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -77,13 +136,23 @@ def wait_for(pred, timeout, step=0.05):
     return pred()
 
 
+def meminfo_kb(key, path='/proc/meminfo'):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    return 0
+
+
 class FakePressure:
     """A pressure root (pressure/memory, meminfo, vmstat) whose stall totals grow at the rate
-    the test sets, rewritten atomically every 100 ms as the kernel's would change."""
+    the test sets, rewritten atomically every 100 ms as the kernel's would change. With
+    real_swap, SwapTotal and SwapFree are the machine's own (a test with a real swap device)."""
 
-    def __init__(self, root, mem_total_kb=16 * 1024 * 1024):
+    def __init__(self, root, mem_total_kb=16 * 1024 * 1024, real_swap=False):
         self.root = root
         os.makedirs(os.path.join(root, 'pressure'), exist_ok=True)
+        self.real_swap = real_swap
         self.total = mem_total_kb
         self.avail = mem_total_kb // 2
         self.stall = 0.0
@@ -116,13 +185,15 @@ class FakePressure:
 
     def _write_locked(self):
         avg = self.stall * 100
+        swap_total = meminfo_kb('SwapTotal') if self.real_swap else 0
+        swap_free = meminfo_kb('SwapFree') if self.real_swap else 0
         psi = (f'some avg10={avg:.2f} avg60={avg:.2f} avg300={avg:.2f} total={self.some}\n'
                f'full avg10={avg * 0.8:.2f} avg60={avg * 0.8:.2f} avg300={avg * 0.8:.2f} total={self.full}\n')
         mem = (f'MemTotal:       {self.total} kB\nMemFree:        {self.avail // 2} kB\n'
                f'MemAvailable:   {self.avail} kB\nBuffers:        1000 kB\nCached:         {self.avail // 2} kB\n'
                f'SwapCached:     0 kB\nActive(file):   1000 kB\nInactive(file): 1000 kB\n'
                f'AnonPages:      1000 kB\nShmem:          1000 kB\n'
-               f'SwapTotal:      0 kB\nSwapFree:       0 kB\n')
+               f'SwapTotal:      {swap_total} kB\nSwapFree:       {swap_free} kB\n')
         self._atomic('pressure/memory', psi)
         self._atomic('meminfo', mem)
         self._atomic('vmstat', 'pgmajfault 0\npswpin 0\npswpout 0\nworkingset_refault_anon 0\n'
@@ -232,11 +303,13 @@ class Mgd:
                      '--system-config', os.path.join(tmp, 'no-system.conf'), *extra]
         self.env = dict(os.environ, XDG_RUNTIME_DIR=self.run_dir)
         self.env.pop('JOURNAL_STREAM', None)
+        self.preexec = None             # run in the child before exec (e.g. join a cgroup)
         self.p = None
 
     def start(self):
         self.logf = open(self.log, 'a')
-        self.p = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf, env=self.env)
+        self.p = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf, env=self.env,
+                                  preexec_fn=self.preexec)
         ok = wait_for(lambda: os.path.exists(self.sock) or self.p.poll() is not None, 10)
         return ok and self.p.poll() is None
 

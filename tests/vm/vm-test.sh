@@ -6,6 +6,8 @@
 #   vm-test.sh basics busybox|systemd WORKLOADS_DIR
 #   vm-test.sh incident MGD_BUILD_DIR WORKLOADS_DIR      the short incident scenario with mgd
 #   vm-test.sh psi-helper|cgroups MGD_BUILD_DIR WORKLOADS_DIR   tests/vm/guest/MODE.sh with mgd
+#   vm-test.sh privileged MGD_BUILD_DIR WORKLOADS_DIR    install.sh --privileged/--undo, then mgd
+#                                                        as the user service with the grants
 #
 # Needs root (qemu, the cache in /var/cache/mgd-vm). MGD_VM_KEEP=1 keeps the share (results,
 # console log) and prints where it is.
@@ -31,6 +33,18 @@ psi-helper|cgroups)
                 { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
         echo "sh /host/guest/$mode.sh" > "$share/run.sh"
         boot=(systemd --mem 1024 --timeout 600)
+        ;;
+privileged)
+        build=${2:?mgd build dir}; wl=${3:?workloads dir}
+        "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
+                { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
+        # what install.sh --privileged runs, from this source tree
+        mkdir -p "$share/src/units"
+        cp "$here/../../install.sh" "$share/src/"
+        cp "$here/../../units/privileged-setup.sh" "$here/../../units/mgd-sysusers.conf" \
+                "$here/../../units/mgd-tmpfiles.conf" "$share/src/units/"
+        echo 'sh /host/guest/privileged.sh' > "$share/run.sh"
+        boot=(systemd --mem 1024 --timeout 420)
         ;;
 incident)
         build=${2:?mgd build dir}; wl=${3:?workloads dir}; guest=systemd
