@@ -25,7 +25,8 @@
 
 const BuiltinRule builtin_rules[] = {
         /* ---- 0-19: the session itself ---- */
-        { "mgd", "^mgd(-[a-z]+)?$", MATCH_NAME, 0, -1, E("mgd") },
+        /* mgd, its helpers (mgd-psi-helper: 14 bytes) and the criu a checkpoint helper runs */
+        { "mgd", "^(mgd(-[a-z-]+)?|criu)$", MATCH_NAME, 0, -1, E("mgd", "mgd-psi-helper", "mgd-checkpoint-", "criu") },
         { "compositor",
           "^(kwin_wayland|kwin_wayland_wr|kwin_x11|gnome-shell|mutter|mutter-x11-fram|Xwayland|Xorg"
           "|sway|Hyprland|weston|labwc|niri|river|wayfire|cosmic-comp)$",
