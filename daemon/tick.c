@@ -542,6 +542,18 @@ static void manager_notify(Manager *m, Level prev) {
                           level_to_string(m->level), m->score.p, fr, cp);
 }
 
+/*
+ * Whether the next tick must come at the fast rate: while the pressure is on (this tick's target
+ * above Normal), anything is held, a destructive action is in flight, or a build in waves is
+ * watched. Calming down after a blip needs no fast ticks: the level machine counts the calm in
+ * wall time, a new stall wakes mgd through the trigger at once, and on a machine whose kernel
+ * reclaims proactively (DAMON) such blips come every few minutes with nothing to do.
+ */
+static bool manager_urgent(Manager *m, size_t *cp) {
+        return m->target > LEVEL_NORMAL || count_frozen(m, cp) > 0 || executor_busy(m->executor) ||
+                spike_active(m->spike);
+}
+
 int manager_tick(Manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC), next;
         Level prev = m->level;
@@ -608,7 +620,7 @@ int manager_tick(Manager *m) {
         manager_hibernate_tick(m, now);
         manager_notify(m, prev);
 
-        next = active || count_frozen(m, &cp) > 0 ? m->config.fast_tick_usec : m->config.slow_tick_usec;
+        next = manager_urgent(m, &cp) ? m->config.fast_tick_usec : m->config.slow_tick_usec;
         if (m->confirm_at > now) {
                 next = MIN(next, m->confirm_at - now);
                 m->confirm_at = 0;
