@@ -64,6 +64,13 @@ fi
 ninja -C "$build" >/dev/null
 meson install -C "$build" --quiet >/dev/null
 echo "install.sh: installed mgd and mgctl into $prefix/bin"
+case "${XDG_CURRENT_DESKTOP:-}" in
+*KDE*) echo "install.sh: to tell mgd the focused window, enable the KWin script once:" \
+            "kwriteconfig6 --file kwinrc --group Plugins --key mgd-foregroundEnabled true" \
+            "&& qdbus org.kde.KWin /KWin reconfigure" ;;
+*GNOME*) echo "install.sh: to tell mgd the focused window, enable the extension once (then log in again):" \
+              "gnome-extensions enable mgd-foreground@io.github.mgd" ;;
+esac
 
 have_user_manager() {
         [ -n "${XDG_RUNTIME_DIR:-}" ] && systemctl --user show-environment >/dev/null 2>&1

@@ -158,29 +158,15 @@ static int h_reload(void *userdata, CtlReply *r) {
 
 static int h_foreground(void *userdata, pid_t pid, CtlReply *r) {
         Manager *m = userdata;
-        ProcStat st;
-        RegistryEntry *e;
-        int k;
+        bool thawed = false;
+        int k = manager_set_foreground(m, pid, &thawed);
 
-        if (pid == 0) {
-                m->foreground = 0;
-                m->foreground_starttime = 0;
-                return 0;
-        }
-        k = proc_stat_read(m->opt.proc_root, pid, &st);
         if (k < 0) {
                 (void) ctl_reply_error(r, "no such process %d", (int) pid);
-                return -ESRCH;
+                return k;
         }
-        m->foreground = pid;
-        m->foreground_starttime = st.starttime;
-        /* the window the user just focused must not stay frozen */
-        e = registry_find_pid(m->registry, pid);
-        if (e && e->starttime == st.starttime && e->how != REGISTRY_CHECKPOINT) {
-                (void) manager_thaw(m, e, "foreground");
-                (void) registry_persist(m->registry);
+        if (thawed)
                 (void) ctl_reply_line(r, "thawed=%d", (int) pid);
-        }
         return 0;
 }
 

@@ -362,6 +362,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
         if (r >= 0)
                 manager_hibernate_setup(m);
         if (r >= 0)
+                r = manager_bus_start(m);
+        if (r >= 0)
                 r = sense_setup(m);
         if (r >= 0)
                 r = privileged_start(m);
@@ -390,6 +392,7 @@ Manager *manager_free(Manager *m) {
         m->executor = executor_free(m->executor);
         m->cgacts = cgacts_free(m->cgacts);
         manager_hibernate_teardown(m);
+        manager_bus_stop(m);
         m->registry = registry_free(m->registry);
         config_free(&m->config);
         action_log_close();

@@ -122,6 +122,8 @@ typedef struct Manager {
         usec_t emergency_since;         /* 0: not at Emergency */
         bool hibernate_requested;       /* once per incident */
         sd_bus *bus;                    /* the system bus, for logind's Hibernate (hibernate_after) */
+        sd_bus *user_bus;               /* the session bus: io.github.mgd for desktop plugins */
+        sd_bus_slot *user_bus_slot;
         CtlServer *ctl;
         HelperSet *helpers;
         bool checkpoint_available;
@@ -162,6 +164,11 @@ void manager_checkpoint_failed(Manager *m, const char *name);
 void manager_history_start(Manager *m);
 void manager_history_tick(Manager *m, usec_t now);
 void manager_history_stop(Manager *m);
+
+/* foreground.c: what a desktop plugin reports (the control socket's FOREGROUND, D-Bus) */
+int manager_set_foreground(Manager *m, pid_t pid, bool *ret_thawed);
+int manager_bus_start(Manager *m);
+void manager_bus_stop(Manager *m);
 
 /* hibernate.c */
 void manager_hibernate_setup(Manager *m);

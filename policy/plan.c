@@ -59,8 +59,11 @@ static uint64_t plan_credit(const PlanEnv *e, const Candidate *cand) {
         return cand->rss_kb + (e->with_gpu ? cand->gpu_kb : 0);
 }
 
+/* The window the user is looking at is never frozen, whatever its tier (a focused tab at 85 is
+ * still 60 after the bonus): frozen, it would hang under the user's eyes. */
 static bool plan_can_freeze(const PlanEnv *e, const Candidate *cand, int prio, bool aggressor) {
         return e->in->level >= LEVEL_ELEVATED && cand->frozen == FREEZE_NONE &&
+                !(e->in->foreground > 0 && cand->pid == e->in->foreground) &&
                 (prio >= PRIORITY_FREEZABLE_MIN || aggressor);
 }
 
@@ -233,7 +236,7 @@ size_t policy_plan_headroom(const PolicyConfig *c, const PlanInput *in, uint64_t
                     cand->rss_kb + cand->swap_kb < c->min_footprint_kb)
                         continue;
                 prio = policy_priority(c, cand, in->foreground);
-                if (prio < PRIORITY_FREEZABLE_MIN)
+                if (prio < PRIORITY_FREEZABLE_MIN || (in->foreground > 0 && cand->pid == in->foreground))
                         continue;
                 d = (Decision) {
                         .index = i, .pid = cand->pid, .starttime = cand->starttime,

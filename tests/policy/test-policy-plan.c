@@ -89,6 +89,10 @@ static const MatrixCase matrix[] = {
         { LEVEL_ELEVATED, "Web Content", 200, 0, STOPPED, false, false, false, ACTION_NONE },
         { LEVEL_ELEVATED, "Web Content", 200, 0, FREEZE_CGROUP, false, false, false, ACTION_NONE },
         { LEVEL_ELEVATED, "Web Content", 200, 0, RUN, false, false, true, ACTION_NONE },  /* fg: 55 */
+        /* fg 90 - 25 = 65 is in a freezable tier, but the window the user looks at is never frozen */
+        { LEVEL_ELEVATED, "update-notifier", 200, 0, RUN, false, false, true, ACTION_NONE },
+        { LEVEL_HIGH, "update-notifier", 200, 0, RUN, false, false, true, ACTION_NONE },
+        { LEVEL_ELEVATED, "update-notifier", 200, 0, RUN, false, false, false, ACTION_FREEZE },
         { LEVEL_ELEVATED, "kwin_wayland", 900, 0, RUN, false, false, false, ACTION_NONE },
         /* High: a running compiler is frozen, not SIGTERMed for its tier */
         { LEVEL_HIGH, "rustc", 900, 0, RUN, false, false, false, ACTION_FREEZE },

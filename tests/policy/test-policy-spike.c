@@ -562,19 +562,24 @@ START_TEST(test_plan_headroom) {
         cands[3].frozen = FREEZE_SIGSTOP;       /* already frozen: credits nothing, not refrozen */
 
         ck_assert_uint_eq(policy_plan_headroom(&c, &in, 0, d, ELEMENTSOF(d)), 0);
-        /* least important first: the notifier (90), then the indexer (78); the foreground tab
-         * (85 - 25 = 60) comes after them */
+        /* least important first: the notifier (90), then the indexer (78); never the foreground
+         * tab (85 - 25 = 60 would be freezable, but the user is looking at it) */
         n = policy_plan_headroom(&c, &in, 120 * MIB, d, ELEMENTSOF(d));
         ck_assert_uint_eq(n, 2);
         ck_assert_int_eq(d[0].pid, 34);
         ck_assert_int_eq(d[1].pid, 33);
         ck_assert_int_eq(d[0].action, ACTION_FREEZE);
         n = policy_plan_headroom(&c, &in, 10000 * MIB, d, ELEMENTSOF(d));
-        ck_assert_uint_eq(n, 3);
-        ck_assert_int_eq(d[2].pid, 32);
+        ck_assert_uint_eq(n, 2);
         for (size_t i = 0; i < n; i++)
                 ck_assert(d[i].pid != 20 && d[i].pid != 21 && d[i].pid != 30 && d[i].pid != 35 &&
-                          d[i].pid != 31 && d[i].pid != 36);
+                          d[i].pid != 31 && d[i].pid != 36 && d[i].pid != 32);
+        /* without the focus it is the third */
+        in.foreground = 0;
+        n = policy_plan_headroom(&c, &in, 10000 * MIB, d, ELEMENTSOF(d));
+        ck_assert_uint_eq(n, 3);
+        ck_assert_int_eq(d[0].pid, 34);
+        in.foreground = 32;
         /* never at Critical: the plan owns that */
         in.level = LEVEL_CRITICAL;
         ck_assert_uint_eq(policy_plan_headroom(&c, &in, 120 * MIB, d, ELEMENTSOF(d)), 0);

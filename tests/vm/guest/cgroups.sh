@@ -84,6 +84,20 @@ while [ $i -lt 40 ] && [ "$(current_mib tab)" -gt $((tab_before / 2)) ]; do slee
 check "the frozen tab's memory went to zram (memory.current $tab_before -> $(current_mib tab) MiB)" \
 	'[ "$(current_mib tab)" -le $((tab_before / 2)) ]' "memory.current $(current_mib tab) MiB"
 
+# a desktop plugin reports the focus on the session bus (what the KWin script and the GNOME
+# Shell extension call): the focused tab is thawed and stays so; clearing it refreezes the tab
+tabpid=$(head -n1 "$(scope tab)/cgroup.procs")
+r=$(as_desk busctl --user call io.github.mgd /io/github/mgd io.github.mgd.Manager1 SetForeground i "$tabpid" 2>&1)
+check "SetForeground on the session bus thaws the focused tab (reply: $r)" '[ "$r" = "b true" ]' "$r"
+sleep 3
+check "... which stays thawed while it has the focus" '! grep -q "^frozen 1" "$(scope tab)/cgroup.events"' \
+	"$(cat "$(scope tab)/cgroup.events" | tr '\n' ' ')"
+check "... and is mgd's foreground pid" 'as_desk mgctl status | grep -Eq "^foreground +$tabpid\$"' \
+	"$(as_desk mgctl status 2>&1 | grep foreground)"
+r=$(as_desk busctl --user call io.github.mgd /io/github/mgd io.github.mgd.Manager1 SetForeground i 0 2>&1)
+check "clearing the focus (pid 0) lets mgd freeze the tab again" \
+	'wait_line "$(scope tab)/cgroup.events" "^frozen 1" 10' "reply $r"
+
 # High: the small expendable app gets a CPU quota and a memory cap
 level 0.30 800000
 check "at High the expendable app gets cpu.max 25000 100000" 'wait_val notif cpu.max "25000 100000" 15' \
