@@ -524,7 +524,8 @@ static int reclaim_queue(CgActs *a, const char *path, uint64_t bytes, pid_t pid,
         return 0;
 }
 
-void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup, pid_t pid, const char *comm) {
+void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup, pid_t pid, const char *comm,
+                           int priority) {
         char probe[32];
         uint64_t kb;
 
@@ -535,7 +536,7 @@ void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup,
                 return;
         kb = cg_current_kb(a->root, cgroup);
         if (kb >= 1024)
-                (void) reclaim_queue(a, cgroup, kb * 1024, pid, comm, -1, "frozen");
+                (void) reclaim_queue(a, cgroup, kb * 1024, pid, comm, priority, "frozen");
 }
 
 static Idle *idle_for(CgActs *a, const char *path, usec_t now) {

@@ -48,7 +48,8 @@ void cgacts_update(CgActs *a, const PolicyConfig *c, Level level, const ProcEntr
 void cgacts_idle(CgActs *a, const PolicyConfig *c, Level level, const ProcEntry *procs, const Candidate *cands,
                  size_t n, pid_t foreground, const MemFigures *mem, usec_t now);
 /* memory.reclaim of a cgroup mgd just froze (queued; the result is logged). */
-void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup, pid_t pid, const char *comm);
+void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup, pid_t pid, const char *comm,
+                           int priority);
 /* Synchronously write back everything (shutdown). Returns how many writes failed. */
 int cgacts_restore_all(CgActs *a);
 void cgacts_stats(const CgActs *a, CgActsStats *ret);

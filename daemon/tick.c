@@ -246,7 +246,7 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
         manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
         /* frozen in its own cgroup: its pages are the first to move to zram, now rather than in the stall */
         if (fi.method == FREEZE_CGROUP)
-                cgacts_freeze_reclaim(m->cgacts, &m->config, fi.cgroup, c->pid, c->name);
+                cgacts_freeze_reclaim(m->cgacts, &m->config, fi.cgroup, c->pid, c->name, d->priority);
         return 0;
 }
 
