@@ -244,8 +244,14 @@ static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const ch
                 return r;
         }
         manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);
-        /* frozen in its own cgroup: its pages are the first to move to zram, now rather than in the stall */
-        if (fi.method == FREEZE_CGROUP)
+        /*
+         * Frozen in its own cgroup: its pages are the first to move to zram, now rather than in the
+         * stall. Not the runaway's: its memory is what the kill that comes for it frees, and pushed
+         * into zram it would only end the stall it caused and stay frozen, too large to thaw (a
+         * guest run left the node hog frozen for good that way). Nor a build's paused worker, which
+         * resumes in a moment and would fault it all back.
+         */
+        if (fi.method == FREEZE_CGROUP && !d->aggressor && strcmp(reason, "spike pause") != 0)
                 cgacts_freeze_reclaim(m->cgacts, &m->config, fi.cgroup, c->pid, c->name, d->priority);
         return 0;
 }
