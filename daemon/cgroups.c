@@ -33,6 +33,7 @@ typedef enum JobState { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } JobState;
 /* A write that may block in reclaim: done by the worker, reported back to the loop. */
 typedef struct Job {
         JobState state;
+        uint64_t seq;                   /* jobs run in the order they were queued */
         char path[PROC_CGROUP_MAX];
         CgFile cgfile;                  /* memory.high, or _CGFILE_MAX for memory.reclaim */
         char value[CGSTATE_VALUE_MAX];
@@ -73,6 +74,7 @@ struct CgActs {
         int efd;
         sd_event_source *done;
         bool full_logged;
+        uint64_t next_seq;
 };
 
 static const char *const file_of_job_reclaim = "memory.reclaim";
@@ -96,11 +98,14 @@ static void job_run(CgActs *a, Job *j) {
         j->after_kb = cg_current_kb(a->root, j->path);
 }
 
+/* The oldest queued job: a cap and the restore that follows it must not run the other way round. */
 static Job *job_next_locked(CgActs *a) {
+        Job *best = NULL;
+
         for (size_t i = 0; i < JOBS_MAX; i++)
-                if (a->jobs[i].state == JOB_QUEUED)
-                        return &a->jobs[i];
-        return NULL;
+                if (a->jobs[i].state == JOB_QUEUED && (!best || a->jobs[i].seq < best->seq))
+                        best = &a->jobs[i];
+        return best;
 }
 
 static void *worker_main(void *userdata) {
@@ -177,6 +182,7 @@ static int job_queue(CgActs *a, const Job *proto) {
                 if (a->jobs[i].state == JOB_FREE) {
                         a->jobs[i] = *proto;
                         a->jobs[i].state = JOB_QUEUED;
+                        a->jobs[i].seq = a->next_seq++;
                         r = 0;
                         break;
                 }
@@ -239,16 +245,25 @@ int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, CgA
         return 0;
 }
 
+/* Drop what is still queued and wait for the job in progress: nothing may write after this. */
+static void worker_stop(CgActs *a) {
+        if (!a->thread_started)
+                return;
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < JOBS_MAX; i++)
+                if (a->jobs[i].state == JOB_QUEUED)
+                        a->jobs[i].state = JOB_FREE;
+        a->stop = true;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        (void) pthread_join(a->thread, NULL);
+        a->thread_started = false;
+}
+
 CgActs *cgacts_free(CgActs *a) {
         if (!a)
                 return NULL;
-        if (a->thread_started) {
-                pthread_mutex_lock(&a->lock);
-                a->stop = true;
-                pthread_cond_broadcast(&a->cond);
-                pthread_mutex_unlock(&a->lock);
-                (void) pthread_join(a->thread, NULL);
-        }
+        worker_stop(a);
         a->done = sd_event_source_disable_unref(a->done);
         if (a->efd >= 0)
                 close(a->efd);
@@ -288,6 +303,8 @@ int cgacts_restore_all(CgActs *a) {
 
         if (!a->enabled)
                 return 0;
+        /* a cap still queued would land after its restore */
+        worker_stop(a);
         failed = cgstate_restore_all(a->state, a->root, restore_report, a);
         (void) cgstate_persist(a->state);
         return failed;
@@ -439,7 +456,21 @@ static void act_on(CgActs *a, const PolicyConfig *c, const View *w, const Candid
 }
 
 static void act_off(CgActs *a, CgEntry *e, const View *w, const Candidate *cands, CgFile f, const char *why) {
-        int r = cg_write(a->root, e->path, cgfile_name(f), e->orig[f]);
+        int r;
+
+        if (f == CGFILE_MEMORY_HIGH && a->thread_started) {
+                /* queued behind the cap it undoes (which may not have run yet) */
+                Job j = { .cgfile = f, .action = "uncap", .reason = why, .pid = w ? cands[w->first].pid : 0,
+                          .priority = w ? w->v.min_priority : 0 };
+
+                (void) snprintf(j.path, sizeof(j.path), "%s", e->path);
+                (void) snprintf(j.value, sizeof(j.value), "%s", e->orig[f]);
+                (void) snprintf(j.comm, sizeof(j.comm), "%s", w ? cands[w->first].name : "");
+                if (job_queue(a, &j) >= 0)
+                        e->saved[f] = false;
+                return;
+        }
+        r = cg_write(a->root, e->path, cgfile_name(f), e->orig[f]);
 
         if (w)
                 act_log(w, cands, f, false, e->orig[f], r, why);
