@@ -1,0 +1,23 @@
+set terminal pngcairo size 1200,1380 font "DejaVu Sans,9"
+set output "/work/main/bench/results/2026-12-03/clean.png"
+set multiplot layout 5,1 title "Clean room (no pressure: overhead only): memory stall per second, MemAvailable, and each arm's actions (t = 0: the hog or the build starts)"
+set xrange [-15:25]
+set yrange [0:105]
+set y2range [0:*]
+set ytics nomirror
+set y2tics
+set grid
+set key top left horizontal
+set ylabel "stall %"
+set y2label "MemAvailable MiB"
+set title "no daemon (kernel OOM killer): some 0.0 s, full 0.0 s, probe worst 22.9 ms"
+plot "/work/main/bench/results/2026-12-03/plot/clean-none.dat" using 1:2 with lines lw 1.5 lc rgb "#d95f02" title "some", "" using 1:3 with lines lw 1.5 lc rgb "#7570b3" title "full", "" using 1:4 axes x1y2 with lines lw 1 lc rgb "#1b9e77" title "MemAvailable", "/work/main/bench/results/2026-12-03/plot/clean-none.act" using 1:(strcol(3) eq "freeze" ? $2 : 1/0) with points pt 11 ps 0.8 lc rgb "#377eb8" title "freeze", "" using 1:(strcol(3) eq "thaw" ? $2 : 1/0) with points pt 9 ps 0.8 lc rgb "#4daf4a" title "thaw", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0) with impulses lw 2 lc rgb "#e41a1c" title "kill/term", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0):4 with labels rotate by 90 right offset 0,-0.5 font ",7" notitle
+set title "mgd: some 0.0 s, full 0.0 s, probe worst 29.0 ms"
+plot "/work/main/bench/results/2026-12-03/plot/clean-mgd.dat" using 1:2 with lines lw 1.5 lc rgb "#d95f02" title "some", "" using 1:3 with lines lw 1.5 lc rgb "#7570b3" title "full", "" using 1:4 axes x1y2 with lines lw 1 lc rgb "#1b9e77" title "MemAvailable", "/work/main/bench/results/2026-12-03/plot/clean-mgd.act" using 1:(strcol(3) eq "freeze" ? $2 : 1/0) with points pt 11 ps 0.8 lc rgb "#377eb8" title "freeze", "" using 1:(strcol(3) eq "thaw" ? $2 : 1/0) with points pt 9 ps 0.8 lc rgb "#4daf4a" title "thaw", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0) with impulses lw 2 lc rgb "#e41a1c" title "kill/term", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0):4 with labels rotate by 90 right offset 0,-0.5 font ",7" notitle
+set title "earlyoom: some 0.0 s, full 0.0 s, probe worst 17.8 ms"
+plot "/work/main/bench/results/2026-12-03/plot/clean-earlyoom.dat" using 1:2 with lines lw 1.5 lc rgb "#d95f02" title "some", "" using 1:3 with lines lw 1.5 lc rgb "#7570b3" title "full", "" using 1:4 axes x1y2 with lines lw 1 lc rgb "#1b9e77" title "MemAvailable", "/work/main/bench/results/2026-12-03/plot/clean-earlyoom.act" using 1:(strcol(3) eq "freeze" ? $2 : 1/0) with points pt 11 ps 0.8 lc rgb "#377eb8" title "freeze", "" using 1:(strcol(3) eq "thaw" ? $2 : 1/0) with points pt 9 ps 0.8 lc rgb "#4daf4a" title "thaw", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0) with impulses lw 2 lc rgb "#e41a1c" title "kill/term", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0):4 with labels rotate by 90 right offset 0,-0.5 font ",7" notitle
+set title "nohang (desktop config): some 0.0 s, full 0.0 s, probe worst 42.8 ms"
+plot "/work/main/bench/results/2026-12-03/plot/clean-nohang.dat" using 1:2 with lines lw 1.5 lc rgb "#d95f02" title "some", "" using 1:3 with lines lw 1.5 lc rgb "#7570b3" title "full", "" using 1:4 axes x1y2 with lines lw 1 lc rgb "#1b9e77" title "MemAvailable", "/work/main/bench/results/2026-12-03/plot/clean-nohang.act" using 1:(strcol(3) eq "freeze" ? $2 : 1/0) with points pt 11 ps 0.8 lc rgb "#377eb8" title "freeze", "" using 1:(strcol(3) eq "thaw" ? $2 : 1/0) with points pt 9 ps 0.8 lc rgb "#4daf4a" title "thaw", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0) with impulses lw 2 lc rgb "#e41a1c" title "kill/term", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0):4 with labels rotate by 90 right offset 0,-0.5 font ",7" notitle
+set title "systemd-oomd: some 0.0 s, full 0.0 s, probe worst 68.3 ms"
+plot "/work/main/bench/results/2026-12-03/plot/clean-oomd.dat" using 1:2 with lines lw 1.5 lc rgb "#d95f02" title "some", "" using 1:3 with lines lw 1.5 lc rgb "#7570b3" title "full", "" using 1:4 axes x1y2 with lines lw 1 lc rgb "#1b9e77" title "MemAvailable", "/work/main/bench/results/2026-12-03/plot/clean-oomd.act" using 1:(strcol(3) eq "freeze" ? $2 : 1/0) with points pt 11 ps 0.8 lc rgb "#377eb8" title "freeze", "" using 1:(strcol(3) eq "thaw" ? $2 : 1/0) with points pt 9 ps 0.8 lc rgb "#4daf4a" title "thaw", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0) with impulses lw 2 lc rgb "#e41a1c" title "kill/term", "" using 1:(strcol(3) ne "freeze" && strcol(3) ne "thaw" ? $2 : 1/0):4 with labels rotate by 90 right offset 0,-0.5 font ",7" notitle
+unset multiplot
