@@ -25,8 +25,14 @@
 
 const BuiltinRule builtin_rules[] = {
         /* ---- 0-19: the session itself ---- */
-        /* mgd, its helpers (mgd-psi-helper: 14 bytes) and the criu a checkpoint helper runs */
-        { "mgd", "^(mgd(-[a-z-]+)?|criu)$", MATCH_NAME, 0, -1, E("mgd", "mgd-psi-helper", "mgd-checkpoint-", "criu") },
+        /*
+         * mgd, its helpers by their exact comms (mgd-checkpoint-helper is cut to 15 bytes), mgctl,
+         * mgd-thaw and the criu a checkpoint helper runs. Exact names, not a "mgd-" prefix: any
+         * other program whose name starts with mgd- is an ordinary app.
+         */
+        { "mgd", "^(mgd|mgd-psi-helper|mgd-zram-helper|mgd-swap-helper|mgd-checkpoint-|mgd-thaw|mgctl|criu)$",
+          MATCH_NAME, 0, -1, E("mgd", "mgd-psi-helper", "mgd-zram-helper", "mgd-swap-helper", "mgd-checkpoint-",
+                               "mgd-thaw", "mgctl", "criu") },
         { "compositor",
           "^(kwin_wayland|kwin_wayland_wr|kwin_x11|gnome-shell|mutter|mutter-x11-fram|Xwayland|Xorg"
           "|sway|Hyprland|weston|labwc|niri|river|wayfire|cosmic-comp)$",

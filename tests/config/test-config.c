@@ -226,6 +226,10 @@ START_TEST(test_builtin_tiers) {
         ck_assert_int_le(priority_of(&c, cand_named("plasmashell")), 19);
         ck_assert_int_le(priority_of(&c, cand_named("xdg-desktop-por")), 19);
         ck_assert_int_eq(priority_of(&c, cand_named("mgd")), 0);
+        ck_assert_int_eq(priority_of(&c, cand_named("mgd-zram-helper")), 0);
+        /* only mgd's own programs: another program named mgd-something is an ordinary app */
+        ck_assert_int_eq(priority_of(&c, cand_named("mgd-test-hog")), c.default_priority);
+        ck_assert_int_eq(priority_of(&c, cand_named("mgd-helper")), c.default_priority);
         /* the browsers' main processes are protected work (upstream: firefox at 75) */
         ck_assert_int_ge(priority_of(&c, cand_named("firefox")), 20);
         ck_assert_int_le(priority_of(&c, cand_named("firefox")), 49);
