@@ -5,7 +5,7 @@
  * Detaches (its parent exits once it printed the child's pid), so it is PID 1's child, as an
  * app of a desktop session is its user manager's: after criu dump ends it, PID 1 reaps it and
  * its pid is free for the restore. It sets its comm to NAME, holds MIB of touched memory, and
- * every 50 ms rewrites COUNT_FILE with the next number (opened and closed each time: no fd for
+ * every 50 ms replaces COUNT_FILE with the next number (written and closed each time: no fd for
  * criu to care about), so a restored copy shows that it counts on from where it was dumped. With
  * PORT it also holds a TCP connection to 127.0.0.1:PORT, which criu refuses to dump without
  * --tcp-established: a real criu failure.
@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +53,25 @@ static int lock_down(void) {
         return cap_set_proc(none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -1 : 0;
 }
 
+/* Each number goes to FILE.tmp, then renamed over FILE: a reader sees the last number or the one
+ * before, never the empty file an O_TRUNC rewrite leaves between its open and its write. */
 static void count(const char *file) {
         struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
         unsigned long long n = 0;
+        char tmp[4096];
 
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int) sizeof(tmp))
+                exit(EXIT_FAILURE);
         for (;;) {
                 char buf[32];
-                int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 int len = snprintf(buf, sizeof(buf), "%llu\n", ++n);
 
                 if (fd >= 0) {
-                        (void) !write(fd, buf, (size_t) len);
-                        (void) close(fd);
+                        bool ok = write(fd, buf, (size_t) len) == len;
+
+                        if (close(fd) == 0 && ok)
+                                (void) rename(tmp, file);
                 }
                 (void) nanosleep(&tick, NULL);
         }
