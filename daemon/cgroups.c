@@ -41,6 +41,7 @@ typedef struct Job {
         pid_t pid;
         char comm[CAND_NAME_MAX];
         int priority;
+        bool orphan;                    /* an undo for a cgroup no process of the scan is in */
         uint64_t before_kb, after_kb;   /* memory.current around the write */
         int result;
 } Job;
@@ -133,7 +134,16 @@ static void *worker_main(void *userdata) {
 
 static void job_log(CgActs *a, const Job *j) {
         char res[128];
-        ActionRecord r = {
+        ActionRecord r;
+
+        if (j->orphan) {
+                /* the undo of a cgroup whose app is gone (orphans_undo): no process to name, and a
+                 * cgroup removed meanwhile is undone by the kernel; as the synchronous undo does */
+                if (j->result < 0 && j->result != -ENOENT)
+                        log_warning_errno(j->result, "Cannot restore %s of %s: %m", cgfile_name(j->cgfile), j->path);
+                return;
+        }
+        r = (ActionRecord) {
                 .action = j->action, .pid = j->pid, .comm = j->comm, .priority = j->priority,
                 .footprint_kb = j->before_kb, .method = "cgroup", .reason = j->reason, .result = res,
         };
@@ -461,7 +471,7 @@ static void act_off(CgActs *a, CgEntry *e, const View *w, const Candidate *cands
         if (f == CGFILE_MEMORY_HIGH && a->thread_started) {
                 /* queued behind the cap it undoes (which may not have run yet) */
                 Job j = { .cgfile = f, .action = "uncap", .reason = why, .pid = w ? cands[w->first].pid : 0,
-                          .priority = w ? w->v.min_priority : 0 };
+                          .priority = w ? w->v.min_priority : -1, .orphan = !w };
 
                 (void) snprintf(j.path, sizeof(j.path), "%s", e->path);
                 (void) snprintf(j.value, sizeof(j.value), "%s", e->orig[f]);

@@ -161,6 +161,19 @@ def main():
                tree.get(mail, 'memory.reclaim'))
         ok = wait_for(lambda: tree.get(mail, 'memory.reclaim') == want, 30)
         tap.ok(ok, 'once idle again for idle_reclaim_after, it is reclaimed again', mgd.text()[-800:])
+
+        # an app that exits while capped: its cgroup gets its originals back, and no action record
+        # is written for a process that is not there (pid 0, no name, no priority)
+        fake.set(stall=0.30, avail_kb=int(0.8 * GIB))
+        ok = wait_for(lambda: tree.get(notifier, 'memory.high') == str(CURRENT), 10)
+        tap.ok(ok, 'under pressure again the notifier is capped', mgd.text()[-1500:])
+        notifier.kill()
+        notifier.wait()
+        ok = wait_for(lambda: tree.get(notifier, 'memory.high') == 'max' and tree.get(notifier, 'cpu.max') == 'max 100000'
+                      and tree.get(notifier, 'cpu.weight') == '100', 10)
+        nameless = [a for a in mgd.actions() if a['pid'] == '0' or not a['comm'].strip('"')]
+        tap.ok(ok and not nameless, 'a capped app that exits: its cgroup is restored, with no record of a process',
+               f'{tree.get(notifier, "memory.high")}\n' + '\n'.join(a['line'] for a in nameless) + mgd.text()[-1500:])
     finally:
         if mgd:
             mgd.stop()
