@@ -61,6 +61,7 @@ static FootprintTrack *track_new(AggressorTracker *t, const Candidate *cand, use
                         .pid = cand->pid,
                         .starttime = cand->starttime,
                         .born = cand->age_usec > 0 && cand->age_usec < now ? now - cand->age_usec : 0,
+                        .first = now,
                 };
         return f;
 }
@@ -162,14 +163,20 @@ static ssize_t aggressor_fastest(AggressorTracker *t, const PolicyConfig *c, con
 /* A process may be judged by its lifetime average growth only this young. */
 #define YOUNG_MAX_USEC (60 * USEC_PER_SEC)
 
-/* footprint / age, for a process seen once, younger than YOUNG_MAX_USEC, and big enough to have
- * grown at aggressor_min_growth_kbs over a whole window; 0 otherwise. */
-static double young_growth_kbs(const PolicyConfig *c, const FootprintTrack *f, usec_t now) {
+/*
+ * footprint / age, for a process younger than YOUNG_MAX_USEC, not yet measured over a whole
+ * window (until then its measured growth says little: a runaway that filled its memory before
+ * the first scan holds still), and big enough to have grown at aggressor_min_growth_kbs over a
+ * whole window; 0 otherwise. Not only at the very first scan: without a trigger event (PSI
+ * polled) the level takes two ticks to confirm, and the second one is the first that acts.
+ */
+static double young_growth_kbs(const PolicyConfig *c, const FootprintTrack *f, usec_t now, usec_t window) {
         double floor_kb = (double) c->aggressor_min_growth_kbs * (double) c->aggressor_window_usec /
                 (double) USEC_PER_SEC;
         uint64_t kb;
 
-        if (f->n != 1 || f->born == 0 || now <= f->born || now - f->born > YOUNG_MAX_USEC)
+        if (f->n == 0 || f->born == 0 || now <= f->born || now - f->born > YOUNG_MAX_USEC ||
+            now - f->first >= window)
                 return 0;
         kb = f->kb[(f->head + AGGRESSOR_SAMPLES - 1) % AGGRESSOR_SAMPLES];
         if ((double) kb < floor_kb)
@@ -185,7 +192,7 @@ static ssize_t aggressor_young(AggressorTracker *t, const PolicyConfig *c, const
 
         for (size_t i = 0; i < n; i++) {
                 const FootprintTrack *f = track_find(t, cands[i].pid, cands[i].starttime);
-                double rate = f ? young_growth_kbs(c, f, now) : 0;
+                double rate = f ? young_growth_kbs(c, f, now, tracker_window(t)) : 0;
 
                 if (rate < best_rate || !aggressor_eligible(c, &cands[i], foreground, skip_builds))
                         continue;
@@ -259,9 +266,17 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
                 return best;
         }
         best = aggressor_flagged(t, c, cands, n, foreground, shield);
-        /* the incident's first scan: nobody measured, nobody flagged, maybe a young runaway */
-        if (best < 0 && rising)
-                best = aggressor_young(t, c, cands, n, foreground, shield, now);
+        if (best >= 0 || !rising)
+                return best;
+        /*
+         * The incident's first scan: nobody measured, nobody flagged, maybe a young runaway. The
+         * pick is flagged like a measured one: the plan freezes the aggressor, and a frozen
+         * process never grows again, so no later sample could confirm it; unflagged, the frozen
+         * runaway would be one more frozen prio-50 process at Critical, behind the tabs.
+         */
+        best = aggressor_young(t, c, cands, n, foreground, shield, now);
+        if (best >= 0)
+                track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
         return best;
 }
 

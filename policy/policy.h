@@ -374,6 +374,7 @@ typedef struct FootprintTrack {
         unsigned majflt_n;              /* newest samples whose counts form a non-decreasing run */
         usec_t seen;                    /* last tick it was fed */
         usec_t born;                    /* when the process started (its age at the first feed); 0: unknown */
+        usec_t first;                   /* when it was first fed */
         unsigned pauses;                /* paused by spike mode this incident */
         bool flagged;                   /* was the aggressor during this incident */
 } FootprintTrack;

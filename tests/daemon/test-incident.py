@@ -186,12 +186,38 @@ def main():
         with open(os.path.join(mgd.state, 'log', logs[-1])) as f:
             body = f.read()
         tap.ok(' freeze pid=' in body or ' thaw pid=' in body, 'the action log records actions', body[-500:])
+        mgd = young_runaway(tap, build, tmp, fake, sess, live)
     finally:
         if mgd:
             mgd.stop(signal.SIGTERM)
         fake.close()
         sess.cleanup()
     return tap.done()
+
+
+def young_runaway(tap, build, tmp, fake, sess, tabs):
+    """A runaway seen first when it is already big and done growing (scanning began late): judged
+    by its lifetime growth at first sight and frozen, it stays the aggressor although it no longer
+    grows, and at Critical it is killed before the frozen tabs."""
+    mgd = Mgd(build, os.path.join(tmp, 'young'), sess.name, fake.root, CONFIG)
+    tap.ok(mgd.start(), 'mgd starts again', mgd.text()[-2000:])
+    hog = sess.spawn('node', 400)       # 400 MiB, a second old, holding still
+    fake.set(stall=0.15, avail_kb=1 * GIB)
+    ok = wait_for(lambda: stopped(hog) and all(stopped(p) for p in tabs), 5)
+    first = [f for f in mgd.actions('freeze') if 'result=ok' in f['line']]
+    tap.ok(ok and first and int(first[0]['pid']) == hog.pid and 'reason=aggressor' in first[0]['line'],
+           'a young runaway that no longer grows is frozen first, as the aggressor',
+           '\n'.join(f['line'] for f in first) + mgd.text()[-1500:])
+    fake.set(stall=0.6, avail_kb=int(0.5 * GIB))
+    ok = wait_for(lambda: hog.poll() is not None, 10)
+    destructive = [a for a in mgd.actions() if a['action'] in ('kill', 'terminate')]
+    tap.ok(ok and destructive and int(destructive[0]['pid']) == hog.pid,
+           'frozen, it stays the aggressor: at Critical it is killed first, not a frozen tab',
+           '\n'.join(a['line'] for a in destructive) + mgd.text()[-1500:])
+    fake.set(stall=0.0, avail_kb=8 * GIB)
+    ok = wait_for(lambda: not any(stopped(p) for p in tabs if p.poll() is None), 12)
+    tap.ok(ok, 'after calm the tabs are thawed', mgd.text()[-1500:])
+    return mgd
 
 
 if __name__ == '__main__':

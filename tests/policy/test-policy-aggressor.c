@@ -546,8 +546,9 @@ END_TEST
 
 /*
  * The incident's first scan: one sample each. The young runaway (10 s old, 600 MiB) is picked by
- * its lifetime growth; old, small, protected and foreground processes are not; the pick is not
- * flagged, and once a real second sample exists the measured rates decide.
+ * its lifetime growth; old, small, protected and foreground processes are not. The pick is
+ * flagged: frozen, it stops growing, and it stays the aggressor (to be killed first at High)
+ * unless a measured grower outruns it.
  */
 START_TEST(test_young_runaway_at_first_sight) {
         PolicyConfig c;
@@ -568,16 +569,40 @@ START_TEST(test_young_runaway_at_first_sight) {
         cands[3].age_usec = 2 * SEC;            /* protected */
         cands[4].age_usec = 2 * SEC;            /* the foreground */
         aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0);
-        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1, T0,
-                                        NULL), 1);
-        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_UNKNOWN);
         /* not while pressure does not rise */
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_NORMAL, 0, T0,
                                         NULL), -1);
-        /* a second sample, no growth: nothing measured, nothing flagged, no estimate any more */
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1, T0,
+                                        NULL), 1);
+        ck_assert_int_eq(aggressor_blame(&tracker), BLAME_UNKNOWN);
+        /* a second sample, no growth (frozen): node stays the aggressor, at High too */
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_HIGH, 0.1,
+                                        T0 + SEC, NULL), 1);
+        /* a measured grower outruns the estimate */
+        cands[0].rss_kb += 400 * 1024;
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + 2 * SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_HIGH, 0.1,
+                                        T0 + 2 * SEC, NULL), 0);
+        /* a new incident forgets the flag: one sample, no growth, no estimate (not young now) */
+        aggressor_reset(&tracker);
+        cands[1].age_usec = 70 * SEC;
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + 60 * SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1,
+                                        T0 + 60 * SEC, NULL), -1);
+        /* PSI polled: the level is confirmed a tick later, the first pick sees two samples */
+        cands[1].age_usec = 10 * SEC;
+        aggressor_init(&tracker);
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0);
         aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + SEC);
         ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1,
-                                        T0 + SEC, NULL), -1);
+                                        T0 + SEC, NULL), 1);
+        /* measured over a whole window without growing: the estimate no longer stands in */
+        aggressor_init(&tracker);
+        for (usec_t t = 0; t <= 5; t++)
+                aggressor_feed(&tracker, cands, ELEMENTSOF(cands), T0 + t * SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 5, LEVEL_ELEVATED, 0.1,
+                                        T0 + 5 * SEC, NULL), -1);
         /* older than a minute at first sight: no estimate */
         aggressor_init(&tracker);
         cands[1].age_usec = 61 * SEC;
