@@ -74,9 +74,10 @@ def main():
         tap.ok(mgd.start(), 'mgd starts', mgd.text())
         tap.ok(mgd.mgctl('foreground', str(ide.pid)).returncode == 0, 'the IDE is the foreground window')
 
-        # about 1 s a wave: long enough to outlast every phase below
+        # about 1.1 s a wave, 50 s in all: every phase below must come before its end, with room
+        # for a loaded CI machine (28 waves once ended before the last phase there)
         out = os.path.join(tmp, 'build.txt')
-        jobs, waves = 3, 28
+        jobs, waves = 3, 45
         cargo = sess.spawn_cmd([os.path.join(build, 'tests', 'workloads', 'mgw-build'), '-n', 'cargo', '-w', 'rustc',
                                 '-j', str(jobs), '-W', str(waves), '-m', '60', '-P', '900', '-g', '700', '-o', out],
                                'cargo', stdout=subprocess.DEVNULL)     # its summary line is not TAP
