@@ -13,11 +13,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'lib'))
-from mgdtest import Mgd, Session, wait_for  # noqa: E402
+from mgdtest import Mgd, Session, scratch, wait_for  # noqa: E402
 
 TICK = os.sysconf('SC_CLK_TCK')
 
@@ -51,7 +50,7 @@ def main():
         subprocess.run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'earlyoom'],
                        check=True, capture_output=True)
         earlyoom = shutil.which('earlyoom')
-    tmp = tempfile.mkdtemp(prefix='mgd-bench-')
+    tmp = scratch('mgd-bench-')
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     sleepers = []
     mgd = eo = None

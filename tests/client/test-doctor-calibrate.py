@@ -11,11 +11,10 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import FakePressure, Mgd, Tap, wait_for  # noqa: E402
+from mgdtest import FakePressure, Mgd, Tap, scratch, wait_for  # noqa: E402
 
 CONFIG = """# tuned by hand
 [defaults]
@@ -226,7 +225,7 @@ def calibrate_tests(tap, build, tmp, fake):
 def main():
     build = os.path.abspath(sys.argv[1])
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-calib-')
+    tmp = scratch('mgd-calib-')
     fake = FakePressure(os.path.join(tmp, 'p'))
     mgd = Mgd(build, tmp, 'mgd-itest-nothing', fake.root, CONFIG)
     try:

@@ -15,10 +15,9 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import FakePressure, Mgd, Session, Tap, wait_for  # noqa: E402
+from mgdtest import FakePressure, Mgd, Session, Tap, scratch, wait_for  # noqa: E402
 
 CONFIG = """[defaults]
 fast_tick = 200ms
@@ -69,7 +68,7 @@ class FakeTree:
 def main():
     build = os.path.abspath(sys.argv[1])
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-cgtest-')
+    tmp = scratch('mgd-cgtest-')
     fake = FakePressure(os.path.join(tmp, 'p'))
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     tree = FakeTree(os.path.join(tmp, 'cg'), sess)

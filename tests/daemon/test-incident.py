@@ -9,11 +9,10 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import (MIB, FakePressure, Mgd, Session, Tap, cgroup_frozen, proc_state,  # noqa: E402
+from mgdtest import (FakePressure, Mgd, MIB, Session, Tap, cgroup_frozen, proc_state, scratch,  # noqa: E402
                      wait_for)
 
 CONFIG = """[defaults]
@@ -39,7 +38,7 @@ def stopped(p):
 def main():
     build = os.path.abspath(sys.argv[1])
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-itest-')
+    tmp = scratch('mgd-itest-')
     fake = FakePressure(os.path.join(tmp, 'p'))
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     mgd = None

@@ -11,11 +11,11 @@ usage: test-spike.py BUILD_DIR
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import FakePressure, Mgd, Session, Tap, cgroup_frozen, proc_state, wait_for  # noqa: E402
+from mgdtest import (FakePressure, Mgd, Session, Tap, cgroup_frozen, proc_state, scratch,  # noqa: E402
+                     wait_for)
 
 CONFIG = """[defaults]
 fast_tick = 200ms
@@ -61,7 +61,7 @@ def children(pid):
 def main():
     build = os.path.abspath(sys.argv[1])
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-spike-')
+    tmp = scratch('mgd-spike-')
     fake = FakePressure(os.path.join(tmp, 'p'))
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     mgd = None

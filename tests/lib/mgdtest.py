@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Shared pieces of mgd's integration tests: TAP output, a fake pressure root the test rewrites,
 fake desktop processes in a cgroup2 directory of the test's own, and running mgd and mgctl."""
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +68,20 @@ def cgroup_frozen(path):
     except FileNotFoundError:
         return None
     return None
+
+
+def scratch(prefix):
+    """A private temporary directory, removed when the test exits (MGD_TEST_KEEP=1 keeps it, and
+    says where): tests leave nothing behind in /tmp."""
+    d = tempfile.mkdtemp(prefix=prefix)
+
+    def remove():
+        if os.environ.get('MGD_TEST_KEEP') == '1':
+            print(f'# kept: {d}', flush=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+    atexit.register(remove)
+    return d
 
 
 def skip(reason):

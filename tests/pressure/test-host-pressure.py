@@ -12,12 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import (Mgd, Tap, Zram, cgroup2_root, cgroup_frozen, proc_state, read_text, skip,  # noqa: E402
-                     v1_memory_cgroup, wait_for, write_text)
+from mgdtest import (Mgd, Tap, Zram, cgroup2_root, cgroup_frozen, proc_state, read_text,  # noqa: E402
+                     scratch, skip, v1_memory_cgroup, wait_for, write_text)
 
 HOG_MIB = 512
 LIMIT = 256 * 1024 * 1024
@@ -44,7 +43,7 @@ def main():
     if not cg2:
         skip('no cgroup2 mount')
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-ptest-')
+    tmp = scratch('mgd-ptest-')
     name = f'mgd-ptest-{os.getpid()}'
     twin = os.path.join(cg2, name)
     scope = os.path.join(twin, 'app-hog.scope')

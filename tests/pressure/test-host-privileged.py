@@ -41,12 +41,11 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import (FakePressure, Mgd, Tap, Zram, cgroup2_root, read_text, skip,  # noqa: E402
+from mgdtest import (FakePressure, Mgd, Tap, Zram, cgroup2_root, read_text, scratch, skip,  # noqa: E402
                      v1_memory_cgroup, wait_for, write_text)
 
 GIB = 1024 * 1024
@@ -332,7 +331,7 @@ def main():
     if not cg2:
         skip('no cgroup2 mount')
     tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='mgd-e2e-')
+    tmp = scratch('mgd-e2e-')
     name = f'mgd-e2e-{os.getpid()}'
     zram = tree = mgd = filler = fake = tcp = None
     apps, home = [], ImageHome()
