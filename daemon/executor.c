@@ -192,6 +192,11 @@ int executor_pin(Executor *x, pid_t pid, uint64_t starttime, int *ret_pidfd) {
 }
 
 int executor_freeze(Executor *x, pid_t pid, uint64_t starttime, FreezeInfo *ret) {
+        return executor_freeze_ahead(x, pid, starttime, NULL, NULL, ret);
+}
+
+int executor_freeze_ahead(Executor *x, pid_t pid, uint64_t starttime, FreezeAheadFn ahead, void *userdata,
+                          FreezeInfo *ret) {
         _cleanup_(pidref_done) PidRef ref = PIDREF_NULL;
         const char *what = NULL;
         int r;
@@ -202,7 +207,7 @@ int executor_freeze(Executor *x, pid_t pid, uint64_t starttime, FreezeInfo *ret)
                 return exec_fail(x, pid, -EBUSY, "being terminated");
         r = pidref_pin(x->proc_root, pid, starttime, &ref, &what);
         if (r >= 0)
-                r = pidref_freeze(&x->roots, &ref, ret, &what);
+                r = pidref_freeze(&x->roots, &ref, ahead, userdata, ret, &what);
         return r < 0 ? exec_fail(x, pid, r, what) : 0;
 }
 

@@ -81,6 +81,9 @@ int executor_pin(Executor *x, pid_t pid, uint64_t starttime, int *ret_pidfd);
 
 /* -EBUSY while a terminate or kill of the same pid is in flight; otherwise pidref_freeze(). */
 int executor_freeze(Executor *x, pid_t pid, uint64_t starttime, FreezeInfo *ret);
+/* The same with a write-ahead hook (pidref_freeze()). */
+int executor_freeze_ahead(Executor *x, pid_t pid, uint64_t starttime, FreezeAheadFn ahead, void *userdata,
+                          FreezeInfo *ret);
 /* pidref_thaw() on a freshly pinned identity: -ESRCH when the process is gone or recycled. */
 int executor_thaw(Executor *x, pid_t pid, uint64_t starttime, FreezeMethod method, const char *cgroup);
 

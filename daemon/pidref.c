@@ -312,7 +312,16 @@ static int cgroup_freeze_prepare(const ProcRoots *roots, const PidRef *p, Freeze
         return 1;
 }
 
-int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeInfo *ret, const char **ret_what) {
+static int freeze_ahead(FreezeAheadFn ahead, void *userdata, const FreezeInfo *planned, const char **ret_what) {
+        int r = ahead ? ahead(planned, userdata) : 0;
+
+        if (r < 0)
+                set_what(ret_what, "write-ahead record");
+        return r;
+}
+
+int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeAheadFn ahead, void *userdata, FreezeInfo *ret,
+                  const char **ret_what) {
         _cleanup_close_ int dfd = -1, ffd = -1;
         FreezeInfo info = { .method = FREEZE_SIGSTOP, .settled = true };
         ProcStat st;
@@ -342,16 +351,23 @@ int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeInfo *ret, cons
         if (r < 0)
                 return r;
         if (r > 0) {
+                info.method = FREEZE_CGROUP;
+                r = freeze_ahead(ahead, userdata, &info, ret_what);
+                if (r < 0)
+                        return r;
                 if (write(ffd, "1", 1) == 1) {
-                        info.method = FREEZE_CGROUP;
                         info.settled = cgroup_wait_frozen(dfd, FREEZE_SETTLE_USEC) > 0;
                         *ret = info;
                         return 0;
                 }
                 /* The write changed nothing, so SIGSTOP is still a correct fallback. */
+                info.method = FREEZE_SIGSTOP;
                 info.cgroup[0] = '\0';
         }
 
+        r = freeze_ahead(ahead, userdata, &info, ret_what);
+        if (r < 0)
+                return r;
         r = pidref_signal(p, SIGSTOP);
         if (r < 0) {
                 set_what(ret_what, "pidfd_send_signal(SIGSTOP)");

@@ -69,7 +69,15 @@ typedef struct FreezeInfo {
  * -EALREADY when it is already stopped (job control, a debugger) or its cgroup is already
  * frozen by someone else: mgd must not take over, and later resume, a stop that is not its own.
  */
-int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeInfo *ret, const char **ret_what);
+/*
+ * Called with the method (and cgroup) about to be used, just before the kernel is asked to stop
+ * the process, and again if a refused cgroup write falls back to SIGSTOP: the caller's write-ahead
+ * record. A negative return aborts the freeze (nothing was stopped) and is returned.
+ */
+typedef int (*FreezeAheadFn)(const FreezeInfo *planned, void *userdata);
+
+int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeAheadFn ahead, void *userdata, FreezeInfo *ret,
+                  const char **ret_what);
 /*
  * Undo pidref_freeze(): SIGCONT, or cgroup.freeze = 0 on `cgroup`, but only while the process
  * is still in that cgroup (-ENOENT when the cgroup is gone or no longer holds the process:

@@ -561,17 +561,19 @@ static int registry_serialize(Registry *r, Sink *s) {
 }
 
 /* tmp file, fsync, rename over the old one, fsync the directory: the file is always whole. */
-static int registry_write(Registry *r, Sink *s) {
-        int dfd = -1, fd;
+static int registry_write(Registry *r, Sink *s, bool durable) {
+        int dfd = -1, fd, ret;
 
         fd = atomic_file_begin(r->dir, REGISTRY_TMP_FILE, 0600, &dfd);
         if (fd < 0)
                 return fd;
         s->fd = fd;
-        return atomic_file_end(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, registry_serialize(r, s));
+        ret = registry_serialize(r, s);
+        return durable ? atomic_file_end(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, ret) :
+                atomic_file_end_nosync(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, ret);
 }
 
-int registry_persist(Registry *r) {
+static int registry_persist_mode(Registry *r, bool durable) {
         Sink probe = { .fd = -1, .hash = FNV64_OFFSET };
         Sink out = { .fd = -1, .buf = r->wbuf, .size = sizeof(r->wbuf), .hash = FNV64_OFFSET };
         int ret;
@@ -584,7 +586,7 @@ int registry_persist(Registry *r) {
         if (r->persisted_valid && probe.hash == r->persisted_hash && probe.len == r->persisted_len)
                 return 0;
 
-        ret = registry_write(r, &out);
+        ret = registry_write(r, &out, durable);
         if (ret < 0) {
                 r->persisted_valid = false;
                 return ret;
@@ -593,6 +595,14 @@ int registry_persist(Registry *r) {
         r->persisted_hash = out.hash;
         r->persisted_len = out.len;
         return 1;
+}
+
+int registry_persist(Registry *r) {
+        return registry_persist_mode(r, true);
+}
+
+int registry_persist_ahead(Registry *r) {
+        return registry_persist_mode(r, false);
 }
 
 int registry_unlink(Registry *r) {

@@ -124,6 +124,14 @@ int registry_load(Registry *r, RegistryBadLineFn bad_line, void *userdata);
  * it does no I/O; a hash collision (odds 2^-64 per change) would skip one write.
  */
 int registry_persist(Registry *r);
+/*
+ * As registry_persist(), without fsync: the write-ahead record of a freeze, written before the
+ * process is stopped, so that a crash of mgd at any point leaves no process frozen without an
+ * entry (a restart and mgd-thaw thaw what the file names). A crash of the machine takes the
+ * frozen processes with it, so nothing is lost by not waiting for the disk on the pressure path;
+ * a checkpoint's entry, whose images outlive a reboot, is written by registry_persist().
+ */
+int registry_persist_ahead(Registry *r);
 /* Remove the file (and a stale registry.tmp); the next persist writes again. 0 if already gone. */
 int registry_unlink(Registry *r);
 

@@ -208,39 +208,66 @@ static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
         manager_schedule_tick(m, 0);
 }
 
+typedef struct FreezeAhead {
+        Manager *m;
+        const Decision *d;
+        const Candidate *c;
+        bool written;           /* an entry for this freeze is in the registry */
+} FreezeAhead;
+
+/*
+ * The write-ahead record of a freeze: the registry entry is on file before the process is
+ * stopped, so a crash of mgd between the two leaves an entry for a running process (whose thaw
+ * is a no-op), never a frozen process without one. Called again with SIGSTOP if the cgroup write
+ * was refused. Refusing the freeze when the record cannot be written is the price of that
+ * guarantee.
+ */
+static int freeze_write_ahead(const FreezeInfo *planned, void *userdata) {
+        FreezeAhead *a = userdata;
+        RegistryEntry e = {
+                .pid = a->c->pid, .starttime = a->c->starttime, .priority = a->d->priority,
+                .footprint_kb = a->d->footprint_kb,
+                .how = planned->method == FREEZE_CGROUP ? REGISTRY_CGROUP : REGISTRY_SIGSTOP,
+                .since_realtime = now_usec(CLOCK_REALTIME) / USEC_PER_SEC, .since = now_usec(CLOCK_MONOTONIC),
+        };
+        int r;
+
+        (void) snprintf(e.name, sizeof e.name, "%s", a->c->name);
+        (void) snprintf(e.cgroup, sizeof e.cgroup, "%s", planned->cgroup);
+        if (a->written)
+                (void) registry_remove(a->m->registry, e.pid, e.starttime);
+        r = registry_add(a->m->registry, &e);
+        if (r < 0)
+                return r;
+        a->written = true;
+        r = registry_persist_ahead(a->m->registry);
+        return r < 0 ? r : 0;
+}
+
 static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
+        FreezeAhead ahead = { .m = m, .d = d, .c = c };
+        const RegistryEntry *held;
         FreezeInfo fi = {};
-        RegistryEntry e = {};
         int r;
 
         if (m->opt.dry_run) {
                 manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
                 return 0;
         }
-        r = executor_freeze(m->executor, c->pid, c->starttime, &fi);
+        held = registry_find_pid(m->registry, c->pid);
+        if (held && held->starttime == c->starttime)
+                return -EEXIST;         /* already held by mgd */
+        r = executor_freeze_ahead(m->executor, c->pid, c->starttime, freeze_write_ahead, &ahead, &fi);
         if (r < 0) {
                 const ExecError *ee = executor_last_error(m->executor);
                 char res[160];
 
+                if (ahead.written) {    /* nothing was stopped: the record goes again */
+                        (void) registry_remove(m->registry, c->pid, c->starttime);
+                        (void) registry_persist_ahead(m->registry);
+                }
                 (void) snprintf(res, sizeof res, "%s: %s", ee->what ?: "freeze", strerror(-r));
                 manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, res, reason);
-                return r;
-        }
-        e.pid = c->pid;
-        e.starttime = c->starttime;
-        (void) snprintf(e.name, sizeof e.name, "%s", c->name);
-        e.priority = d->priority;
-        e.footprint_kb = d->footprint_kb;
-        e.how = fi.method == FREEZE_CGROUP ? REGISTRY_CGROUP : REGISTRY_SIGSTOP;
-        (void) snprintf(e.cgroup, sizeof e.cgroup, "%s", fi.cgroup);
-        e.since_realtime = now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
-        e.since = now_usec(CLOCK_MONOTONIC);
-        r = registry_add(m->registry, &e);
-        if (r < 0 && r != -EEXIST) {
-                /* not recorded means nobody would thaw it: undo the freeze at once */
-                (void) executor_thaw(m->executor, c->pid, c->starttime, fi.method, fi.cgroup);
-                manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method),
-                              "registry full, undone", reason);
                 return r;
         }
         manager_record(m, "freeze", c, d->priority, d->footprint_kb, method_name(fi.method), "ok", reason);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,78 @@ START_TEST(test_sigstop_freeze_and_thaw) {
 
         ck_assert_int_eq(executor_thaw(x, pid, st, FREEZE_SIGSTOP, NULL), 0);
         ck_assert_msg(test_wait_state(pid, "SR", WAIT), "state %c, want S/R", test_state(pid));
+}
+END_TEST
+
+typedef struct AheadSeen {
+        pid_t pid;
+        unsigned calls;
+        FreezeMethod method;
+        char state;             /* the process's state when the hook ran */
+        char cgroup_freeze;     /* its cgroup.freeze then ('-' for SIGSTOP) */
+        int ret;
+} AheadSeen;
+
+static int ahead_hook(const FreezeInfo *planned, void *userdata) {
+        AheadSeen *a = userdata;
+
+        a->calls++;
+        a->method = planned->method;
+        a->state = test_state(a->pid);
+        a->cgroup_freeze = '-';
+        if (planned->method == FREEZE_CGROUP) {
+                char path[PATH_MAX + 32], buf[4] = "";
+                FILE *f;
+
+                (void) snprintf(path, sizeof(path), "%s%s/cgroup.freeze", test_cgroup2_root(), planned->cgroup);
+                f = fopen(path, "re");
+                if (f && fgets(buf, sizeof(buf), f))
+                        a->cgroup_freeze = buf[0];
+                if (f)
+                        fclose(f);
+        }
+        return a->ret;
+}
+
+/* The write-ahead hook runs once, with the method to be used, before the process is stopped. */
+START_TEST(test_write_ahead_runs_before_the_stop) {
+        pid_t pid = test_spawn("mgd-t-ahead", CHILD_PAUSE);
+        uint64_t st = test_starttime(pid);
+        AheadSeen a = { .pid = pid };
+        char cg[PATH_MAX];
+        FreezeInfo fi;
+
+        ck_assert_int_eq(executor_freeze_ahead(x, pid, st, ahead_hook, &a, &fi), 0);
+        ck_assert_uint_eq(a.calls, 1);
+        ck_assert_int_eq(a.method, FREEZE_SIGSTOP);
+        ck_assert_msg(a.state == 'S' || a.state == 'R', "state %c when the hook ran", a.state);
+        ck_assert(test_wait_state(pid, "T", WAIT));
+        ck_assert_int_eq(executor_thaw(x, pid, st, FREEZE_SIGSTOP, NULL), 0);
+        ck_assert(test_wait_state(pid, "SR", WAIT));
+
+        /* the cgroup freezer: on record before cgroup.freeze is written */
+        test_cgroup_mkdir("/app-ahead.scope", cg, sizeof(cg));
+        test_cgroup_move(cg, pid);
+        a = (AheadSeen) { .pid = pid };
+        ck_assert_int_eq(executor_freeze_ahead(x, pid, st, ahead_hook, &a, &fi), 0);
+        ck_assert_uint_eq(a.calls, 1);
+        ck_assert_int_eq(a.method, FREEZE_CGROUP);
+        ck_assert_int_eq(a.cgroup_freeze, '0');
+        ck_assert_int_eq(executor_thaw(x, pid, st, FREEZE_CGROUP, fi.cgroup), 0);
+}
+END_TEST
+
+/* A record that cannot be written refuses the freeze: nothing is stopped. */
+START_TEST(test_write_ahead_failure_stops_nothing) {
+        pid_t pid = test_spawn("mgd-t-ahead-no", CHILD_PAUSE);
+        uint64_t st = test_starttime(pid);
+        AheadSeen a = { .pid = pid, .ret = -ENOSPC };
+        FreezeInfo fi;
+
+        ck_assert_int_eq(executor_freeze_ahead(x, pid, st, ahead_hook, &a, &fi), -ENOSPC);
+        ck_assert_str_eq(executor_last_error(x)->what, "write-ahead record");
+        usleep(50 * 1000);
+        ck_assert_msg(test_state(pid) != 'T', "stopped although its record was refused");
 }
 END_TEST
 
@@ -237,6 +310,8 @@ static Suite *exec_freeze_suite(void) {
         tcase_add_unchecked_fixture(tc, NULL, test_cleanup_tree);
         tcase_set_timeout(tc, 20);
         tcase_add_test(tc, test_sigstop_freeze_and_thaw);
+        tcase_add_test(tc, test_write_ahead_runs_before_the_stop);
+        tcase_add_test(tc, test_write_ahead_failure_stops_nothing);
         tcase_add_test(tc, test_already_stopped_is_not_taken_over);
         tcase_add_test(tc, test_cgroup_freeze_and_thaw);
         tcase_add_test(tc, test_cgroup_not_alone_falls_back_to_sigstop);

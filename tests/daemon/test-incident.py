@@ -151,6 +151,11 @@ def main():
         tap.ok(mgd.start(), 'mgd restarts', mgd.text()[-2000:])
         ok = wait_for(lambda: all(stopped(p) for p in live), 5)
         tap.ok(ok, 'frozen again under pressure', '')
+        # the entry is written ahead of the stop: the moment a process is seen stopped, it is on file
+        with open(os.path.join(mgd.state, 'registry')) as f:
+            on_file = {int(w[4:]) for w in f.read().split() if w.startswith('pid=')}
+        tap.ok({p.pid for p in live} <= on_file, 'every frozen process is on file before mgd is killed',
+               f'on file {sorted(on_file)}, frozen {sorted(p.pid for p in live)}')
         mgd.stop(signal.SIGKILL)
         tap.ok(all(stopped(p) for p in live), 'after kill -9 the processes are still frozen', '')
         # forge an entry: a live process stopped by the test itself, with the wrong start time
