@@ -477,6 +477,7 @@ static void manager_act(Manager *m, usec_t now) {
                                 }
                         } else
                                 (void) manager_destroy(m, d, c, reason);
+                        aggressor_note_freed(m->aggressor, now);
                         hold = true;
                         break;
                 default:

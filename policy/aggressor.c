@@ -255,8 +255,9 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
                 best = shield ? other : aggressor_fastest(t, c, cands, n, foreground, false,
                                                           track_growth_kbs, growth_min, now, NULL);
                 /* no runaway: the thrasher, whose refaults are the stall at a stable footprint;
-                 * but a build's waves make everyone else fault, and those are its victims */
-                if (best < 0 && !(shield && t->blame == BLAME_BUILD))
+                 * but a build's waves make everyone else fault, and those are its victims; and
+                 * so does the room a kill just made */
+                if (best < 0 && !(shield && t->blame == BLAME_BUILD) && now >= t->refaults_from)
                         best = aggressor_fastest(t, c, cands, n, foreground, shield, track_majflt_rate,
                                                  (double) c->aggressor_min_majflt_rate, now, NULL);
         }
@@ -278,6 +279,10 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
         if (best >= 0)
                 track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
         return best;
+}
+
+void aggressor_note_freed(AggressorTracker *t, usec_t now) {
+        t->refaults_from = now + tracker_window(t);
 }
 
 Blame aggressor_blame(const AggressorTracker *t) {

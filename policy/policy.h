@@ -389,6 +389,7 @@ typedef enum Blame {
 typedef struct AggressorTracker {
         FootprintTrack slots[AGGRESSOR_SLOTS];
         usec_t window_usec;             /* the configured window, kept by aggressor_pick(); 0 = 5 s */
+        usec_t refaults_from;           /* fault rates count from here on (aggressor_note_freed()) */
         Blame blame;
 } AggressorTracker;
 
@@ -527,6 +528,13 @@ Blame aggressor_blame(const AggressorTracker *t);
 ssize_t aggressor_pick_pause(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
                              pid_t foreground, usec_t now);
 void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime);
+/*
+ * The daemon freed memory at `now` (a kill, a terminate, a checkpoint): for one window, nobody is
+ * picked for their major fault rate. Those faults are the swapped pages of everyone else coming
+ * back now that there is room, not a thrasher (every guest run froze the browser's main process
+ * that way, the instant after the runaway's kill). Growth still counts.
+ */
+void aggressor_note_freed(AggressorTracker *t, usec_t now);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
 

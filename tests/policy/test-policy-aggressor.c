@@ -356,6 +356,40 @@ START_TEST(test_thrasher_at_stable_footprint_frozen_first) {
 }
 END_TEST
 
+/*
+ * Right after mgd freed memory (the runaway's kill), the browser faulting its swapped pages back
+ * in is not a thrasher: for one window no one is picked by fault rate; growth still counts, and
+ * after the window a thrasher that goes on thrashing is picked again.
+ */
+START_TEST(test_no_thrasher_right_after_a_kill) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "firefox", 300, 200),
+                test_cand(2, "cargo", 100, 0),
+        };
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        now = feed_faults(cands, ELEMENTSOF(cands), 0, 4000, T0, 3);
+        aggressor_note_freed(&tracker, now);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_EMERGENCY, 0, now, NULL), -1);
+        /* a newcomer growing fast in the same window is still caught */
+        cands[1].rss_kb += 50 * 1024;
+        cands[0].majflt += 4000;
+        aggressor_feed(&tracker, cands, ELEMENTSOF(cands), now + SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_EMERGENCY, 0, now + SEC,
+                                        NULL), 1);
+        /* a window later, one that is still thrashing at a stable footprint is the thrasher again */
+        aggressor_init(&tracker);
+        now = feed_faults(cands, ELEMENTSOF(cands), 0, 4000, T0 + 100 * SEC, 3);
+        aggressor_note_freed(&tracker, now - 6 * SEC);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_EMERGENCY, 0, now, NULL), 0);
+        test_rules_free(&r);
+}
+END_TEST
+
 /* Growth is the first criterion: a runaway beats a faster thrasher (often its victim). */
 START_TEST(test_growth_beats_faults) {
         PolicyConfig c;
@@ -655,6 +689,7 @@ static Suite *policy_aggressor_suite(void) {
         tcase_add_test(tc, test_majflt_threshold_and_gate);
         tcase_add_test(tc, test_majflt_counter_reset);
         tcase_add_test(tc, test_thrasher_stays_flagged);
+        tcase_add_test(tc, test_no_thrasher_right_after_a_kill);
         tcase_add_test(tc, test_young_runaway_at_first_sight);
         tcase_add_test(tc, test_young_estimate_yields_to_flagged);
         suite_add_tcase(s, tc);
