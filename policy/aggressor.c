@@ -273,11 +273,17 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
          * The incident's first scan: nobody measured, nobody flagged, maybe a young runaway. The
          * pick is flagged like a measured one: the plan freezes the aggressor, and a frozen
          * process never grows again, so no later sample could confirm it; unflagged, the frozen
-         * runaway would be one more frozen prio-50 process at Critical, behind the tabs.
+         * runaway would be one more frozen prio-50 process at Critical, behind the tabs. It is
+         * outside every build (builds are shielded until the blame is known), so the incident is
+         * blamed on it as on a measured runaway: a build tool that starts while it is frozen or
+         * being killed is not taken for the cause (a guest run shielded a runaway named cargo so).
          */
         best = aggressor_young(t, c, cands, n, foreground, shield, now);
-        if (best >= 0)
-                track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
+        if (best < 0)
+                return best;
+        track_find(t, cands[best].pid, cands[best].starttime)->flagged = true;
+        if (t->blame == BLAME_UNKNOWN && cands[best].build == 0)
+                t->blame = BLAME_OTHER;
         return best;
 }
 
