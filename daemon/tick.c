@@ -435,6 +435,7 @@ static void manager_act(Manager *m, usec_t now) {
         bool hold;
         size_t n;
 
+        aggressor_note_stall(m->aggressor, m->score.stall_now_pct);
         in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
                                       m->level, m->score.trend, now, m->spike);
         in.shield_builds = spike_shield(&m->config, aggressor_blame(m->aggressor));

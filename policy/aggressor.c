@@ -233,6 +233,20 @@ static void aggressor_blame_update(AggressorTracker *t, const PolicyConfig *c, d
                 t->blame = BLAME_BUILD;
 }
 
+/*
+ * Whether a fault rate may name the aggressor now. Not while a build's waves are blamed (they
+ * make everyone else fault: those are its victims), nor for a window after mgd freed memory (the
+ * pages of everyone coming back), nor without the stall itself this tick, at least what makes
+ * Elevated from PSI alone (9 % with the default thresholds).
+ */
+static bool thrasher_may_count(const AggressorTracker *t, const PolicyConfig *c, bool shield, usec_t now) {
+        if (shield && t->blame == BLAME_BUILD)
+                return false;
+        if (now < t->refaults_from)
+                return false;
+        return !t->stall_told || t->stall_now_pct >= 100.0 * c->level_threshold[LEVEL_ELEVATED] / SCORE_WEIGHT_PSI;
+}
+
 ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
                        pid_t foreground, Level level, double trend, usec_t now,
                        const SpikeTracker *spike) {
@@ -254,10 +268,8 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
         if (rising) {
                 best = shield ? other : aggressor_fastest(t, c, cands, n, foreground, false,
                                                           track_growth_kbs, growth_min, now, NULL);
-                /* no runaway: the thrasher, whose refaults are the stall at a stable footprint;
-                 * but a build's waves make everyone else fault, and those are its victims; and
-                 * so does the room a kill just made */
-                if (best < 0 && !(shield && t->blame == BLAME_BUILD) && now >= t->refaults_from)
+                /* no runaway: the thrasher, whose refaults are the stall at a stable footprint */
+                if (best < 0 && thrasher_may_count(t, c, shield, now))
                         best = aggressor_fastest(t, c, cands, n, foreground, shield, track_majflt_rate,
                                                  (double) c->aggressor_min_majflt_rate, now, NULL);
         }
@@ -285,6 +297,11 @@ ssize_t aggressor_pick(AggressorTracker *t, const PolicyConfig *c, const Candida
         if (t->blame == BLAME_UNKNOWN && cands[best].build == 0)
                 t->blame = BLAME_OTHER;
         return best;
+}
+
+void aggressor_note_stall(AggressorTracker *t, double stall_now_pct) {
+        t->stall_now_pct = stall_now_pct;
+        t->stall_told = true;
 }
 
 void aggressor_note_freed(AggressorTracker *t, usec_t now) {

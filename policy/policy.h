@@ -195,11 +195,15 @@ typedef struct PressureSample {
         unsigned page_size_kb;          /* 4 */
 } PressureSample;
 
+/* The weight of the PSI part in the composite score (score.c). */
+#define SCORE_WEIGHT_PSI 0.55
+
 typedef struct Score {
         double p;                       /* composite 0..1 */
         double s_psi, s_swap, s_gpu, s_swapio;
         double trend;                   /* dP/dt per second */
         double stall_pct;               /* max(some avg10, stall rate from total deltas) */
+        double stall_now_pct;           /* the stall rate over this tick alone (avg10 before 2 samples) */
         double full_stall_pct;
         double swapio_kbs;
 } Score;
@@ -390,6 +394,8 @@ typedef struct AggressorTracker {
         FootprintTrack slots[AGGRESSOR_SLOTS];
         usec_t window_usec;             /* the configured window, kept by aggressor_pick(); 0 = 5 s */
         usec_t refaults_from;           /* fault rates count from here on (aggressor_note_freed()) */
+        double stall_now_pct;           /* aggressor_note_stall(), if stall_told */
+        bool stall_told;
         Blame blame;
 } AggressorTracker;
 
@@ -535,6 +541,12 @@ void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime);
  * that way, the instant after the runaway's kill). Growth still counts.
  */
 void aggressor_note_freed(AggressorTracker *t, usec_t now);
+/*
+ * This tick's stall rate (Score.stall_now_pct). A thrasher is picked only while the stall it is
+ * blamed for is there now, at least what makes Elevated from PSI alone: avg10 keeps the level up
+ * for seconds after a kill, while the processes that fault their pages back in stall no one.
+ */
+void aggressor_note_stall(AggressorTracker *t, double stall_now_pct);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
 

@@ -4,7 +4,7 @@
 
 #include "policy/policy.h"
 
-#define W_PSI 0.55
+#define W_PSI SCORE_WEIGHT_PSI
 #define W_SWAP 0.20
 #define W_GPU 0.15
 #define W_SWAPIO 0.10
@@ -40,6 +40,7 @@ static void score_static_parts(Score *r, const PressureSample *x) {
         uint64_t swap_free = MIN(x->swap_free_kb, x->swap_total_kb);
 
         r->stall_pct = clamp_pct(x->some_avg10);
+        r->stall_now_pct = r->stall_pct;
         r->full_stall_pct = clamp_pct(x->full_avg10);
         r->s_swap = x->swap_total_kb > 0 ?
                 clamp01((double) (x->swap_total_kb - swap_free) / (double) x->swap_total_kb) : 0;
@@ -59,7 +60,8 @@ static void score_delta_parts(Score *r, const PressureSample *x, const PressureS
                 (double) dt_usec;
         full_rate = 100.0 * (double) counter_delta(x->full_total_usec, prev->full_total_usec) /
                 (double) dt_usec;
-        r->stall_pct = MAX(r->stall_pct, clamp_pct(some_rate));
+        r->stall_now_pct = clamp_pct(some_rate);
+        r->stall_pct = MAX(r->stall_pct, r->stall_now_pct);
         r->full_stall_pct = MAX(r->full_stall_pct, clamp_pct(full_rate));
 
         pages = counter_delta(x->pswpin, prev->pswpin) + counter_delta(x->pswpout, prev->pswpout);

@@ -390,6 +390,27 @@ START_TEST(test_no_thrasher_right_after_a_kill) {
 }
 END_TEST
 
+/* A thrasher is blamed only while the stall is there this tick (avg10 lags for seconds). */
+START_TEST(test_no_thrasher_without_stall_now) {
+        PolicyConfig c;
+        TestRules r;
+        Candidate cands[] = {
+                test_cand(1, "firefox", 300, 200),
+                test_cand(2, "baloo_file", 100, 0),
+        };
+        usec_t now;
+
+        test_config(&c, &r);
+        aggressor_init(&tracker);
+        now = feed_faults(cands, ELEMENTSOF(cands), 0, 4000, T0, 3);
+        aggressor_note_stall(&tracker, 2.0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_CRITICAL, 0, now, NULL), -1);
+        aggressor_note_stall(&tracker, 40.0);
+        ck_assert_int_eq(aggressor_pick(&tracker, &c, cands, ELEMENTSOF(cands), 0, LEVEL_CRITICAL, 0, now, NULL), 0);
+        test_rules_free(&r);
+}
+END_TEST
+
 /* Growth is the first criterion: a runaway beats a faster thrasher (often its victim). */
 START_TEST(test_growth_beats_faults) {
         PolicyConfig c;
@@ -691,6 +712,7 @@ static Suite *policy_aggressor_suite(void) {
         tcase_add_test(tc, test_majflt_counter_reset);
         tcase_add_test(tc, test_thrasher_stays_flagged);
         tcase_add_test(tc, test_no_thrasher_right_after_a_kill);
+        tcase_add_test(tc, test_no_thrasher_without_stall_now);
         tcase_add_test(tc, test_young_runaway_at_first_sight);
         tcase_add_test(tc, test_young_estimate_yields_to_flagged);
         suite_add_tcase(s, tc);

@@ -119,6 +119,8 @@ START_TEST(test_avg10_wins_when_higher) {
         b.some_total_usec += 200000;            /* 10 % over 2 s */
         s = score_update(&st, &b);
         ck_assert_double_eq_tol(s.stall_pct, 30, EPS);
+        /* the stall of this tick alone is the rate, not the lagging average */
+        ck_assert_double_eq_tol(s.stall_now_pct, 10, EPS);
 }
 END_TEST
 
