@@ -175,10 +175,14 @@ ProtoRequest test_request(uint8_t type, uint16_t flags, const void *payload, siz
 }
 
 int helper_proc_call(HelperProc *p, const ProtoRequest *req, ProtoReply *ret, int *ret_fd) {
+        return helper_proc_call_within(p, req, 10 * USEC_PER_SEC, ret, ret_fd);
+}
+
+int helper_proc_call_within(HelperProc *p, const ProtoRequest *req, usec_t timeout, ProtoReply *ret, int *ret_fd) {
         ProtoReply rep;
         int fd = -1, r;
 
-        r = privsep_call(p->fd, req, 10 * USEC_PER_SEC, &rep, &fd);
+        r = privsep_call(p->fd, req, timeout, &rep, &fd);
         ck_assert_msg(r == 0, "no valid reply to %s: %s", proto_type_name(req->hdr.type), strerror(-r));
         if (ret)
                 *ret = rep;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/macro.h"
 #include "common/proto.h"
 
 #define CAPBIT(c) (UINT64_C(1) << (c))
@@ -55,6 +56,8 @@ void helper_proc_hangup(HelperProc *p);
 ProtoRequest test_request(uint8_t type, uint16_t flags, const void *payload, size_t size);
 /* Send req, receive the reply (10 s deadline); asserts the reply is valid. Returns rep.error. */
 int helper_proc_call(HelperProc *p, const ProtoRequest *req, ProtoReply *ret, int *ret_fd);
+/* The same with a deadline of its own (a real criu gets what mgd gives it, not 10 s). */
+int helper_proc_call_within(HelperProc *p, const ProtoRequest *req, usec_t timeout, ProtoReply *ret, int *ret_fd);
 /* Send raw bytes (optionally with an fd) and assert the helper exits with `code` and no reply. */
 void helper_proc_expect_exit(HelperProc *p, const void *buf, size_t len, int pass_fd, int code);
 

@@ -176,13 +176,20 @@ static ProtoRequest dump_req(pid_t pid, uint64_t starttime) {
         return test_request(PROTO_CHECKPOINT_DUMP, 0, &d, sizeof(d));
 }
 
+/* What mgd itself gives a checkpoint call (daemon/helper.c): the helper gives criu 45 s of it. */
+#define CRIU_CALL_USEC (60 * USEC_PER_SEC)
+
 START_TEST(test_dump_restore) {
+        const char *unusable = getenv("MGD_TEST_CRIU_UNUSABLE");
         char dir[PATH_MAX * 2];
         ProtoReply rep;
         uint64_t at_dump, later, start;
         pid_t counter;
         int status;
 
+        /* criu-env.sh found that this host's criu cannot dump and restore even from a shell */
+        if (unusable)
+                MGD_SKIP("%s", unusable);
         become_daemon();
         xsprintf(dir, "%s/app.slice/counter.scope", session);
         counter = counter_start(dir);
@@ -194,7 +201,7 @@ START_TEST(test_dump_restore) {
         ProtoRequest wrong = dump_req(counter, start + 1);
         ck_assert_int_eq(helper_proc_call(&p, &wrong, NULL, NULL), -ESRCH);
         ProtoRequest dump = dump_req(counter, start);
-        ck_assert_int_eq(helper_proc_call(&p, &dump, &rep, NULL), 0);
+        ck_assert_int_eq(helper_proc_call_within(&p, &dump, CRIU_CALL_USEC, &rep, NULL), 0);
         ck_assert_uint_ne(rep.checkpoint.image_id, 0);
         /* criu ended it; reap it so its pid is free for the restore */
         ck_assert_int_eq(waitpid(counter, &status, 0), counter);
@@ -205,7 +212,7 @@ START_TEST(test_dump_restore) {
 
         ProtoCheckpointImage img = { .image_id = rep.checkpoint.image_id };
         ProtoRequest restore = test_request(PROTO_CHECKPOINT_RESTORE, 0, &img, sizeof(img));
-        ck_assert_int_eq(helper_proc_call(&p, &restore, &rep, NULL), 0);
+        ck_assert_int_eq(helper_proc_call_within(&p, &restore, CRIU_CALL_USEC, &rep, NULL), 0);
         ck_assert_int_eq((pid_t) rep.checkpoint.pid, counter);
         /* back in its own scope, not in the helper's (the daemon's) cgroup */
         ProcCgroup cg;
@@ -273,7 +280,7 @@ static Suite *criu_real_suite(void) {
 
         /* unchecked: built and removed by the parent, even when a test fails half way */
         tcase_add_unchecked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 120);
+        tcase_set_timeout(tc, 180);
         tcase_add_test(tc, test_dump_restore);
         tcase_add_test(tc, test_refusals);
         suite_add_tcase(s, tc);
@@ -281,17 +288,9 @@ static Suite *criu_real_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
         if (!getenv("MGD_TEST_CRIU")) {
                 fprintf(stderr, "run me through criu-env.sh: MGD_TEST_CRIU is not set\n");
                 return EXIT_FAILURE;
         }
-        sr = srunner_create(criu_real_suite());
-        srunner_set_tap(sr, "-");
-        srunner_run_all(sr, CK_SILENT);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return mgd_check_run(criu_real_suite());
 }

@@ -170,9 +170,6 @@ static Suite *psi_real_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
         /* skip only when the kernel truly lacks the feature */
         if (access("/proc/pressure/memory", F_OK) < 0 ||
             (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0 &&
@@ -180,10 +177,5 @@ int main(void) {
                 printf("1..0 # SKIP no PSI or no cgroup2\n");
                 return 77;
         }
-        sr = srunner_create(psi_real_suite());
-        srunner_set_tap(sr, "-");
-        srunner_run_all(sr, CK_SILENT);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return mgd_check_run(psi_real_suite());
 }

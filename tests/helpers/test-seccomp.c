@@ -3,7 +3,9 @@
  * One helper's lock-down, run for real in a child: built once per helper with HELPER_SOURCE (its
  * .c file, main renamed) and HELPER_SPEC (its static SandboxSpec), so the table tested is the
  * table shipped. After sandbox_lockdown(), every syscall outside the table must kill the child
- * with SIGSYS, and so must a 32-bit syscall from this 64-bit process.
+ * with SIGSYS, and so must a 32-bit syscall from this 64-bit process (where the kernel runs one at
+ * all: with ia32 emulation off, int $0x80 kills the caller even without a filter, and that case is
+ * skipped with the reason).
  */
 
 #include <check.h>
@@ -109,9 +111,28 @@ static void int80_getpid(int unused) {
         (void) r;
 }
 
-START_TEST(test_other_arch_kills) {
-        int status = run_locked(int80_getpid, 0);
+/* The same call with no filter at all: does this kernel run 32-bit syscalls from us at all? */
+static int run_unfiltered(void (*fn)(int), int arg) {
+        int status = 0;
+        pid_t pid = fork();
 
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                fn(arg);
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+START_TEST(test_other_arch_kills) {
+        int status = run_unfiltered(int80_getpid, 0);
+
+        /* a kernel with ia32 emulation off kills the caller itself (SIGSEGV): nothing to filter */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                MGD_SKIP("this kernel kills a 64-bit process's int $0x80 even without a filter "
+                         "(ia32 emulation off; status 0x%x): no other-arch syscall to refuse", status);
+        status = run_locked(int80_getpid, 0);
         ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "status 0x%x", status);
 }
 END_TEST

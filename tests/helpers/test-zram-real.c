@@ -28,6 +28,7 @@
 
 #include "common/macro.h"
 #include "common/readers.h"
+#include "tests/check-main.h"
 #include "tests/helpers/helper-test.h"
 
 #define MiB (UINT64_C(1) << 20)
@@ -294,17 +295,9 @@ static Suite *zram_real_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
         if (access("/sys/class/zram-control/hot_add", F_OK) < 0) {
                 printf("1..0 # SKIP no zram in this kernel\n");
                 return 77;
         }
-        sr = srunner_create(zram_real_suite());
-        srunner_set_tap(sr, "-");
-        srunner_run_all(sr, CK_SILENT);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return mgd_check_run(zram_real_suite());
 }

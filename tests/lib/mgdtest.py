@@ -30,6 +30,11 @@ class Tap:
                 print(f'# {line}', flush=True)
         return cond
 
+    def skip(self, desc, reason):
+        """A check the host cannot run (a probe said so): counted as a skip, with the reason."""
+        self.n += 1
+        print(f'ok {self.n} - {desc} # SKIP {reason}', flush=True)
+
     def done(self):
         print(f'1..{self.n}', flush=True)
         return 1 if self.failed else 0

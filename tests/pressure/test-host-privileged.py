@@ -322,6 +322,7 @@ def phase_swap_reclaim(tap, mgd, zram, filler, before):
 def main():
     build = os.path.abspath(sys.argv[1])
     criu = os.environ.get('MGD_TEST_CRIU')
+    unusable = os.environ.get('MGD_TEST_CRIU_UNUSABLE')
     if os.geteuid() != 0:
         skip('needs root for zram swap, cgroups and swapoff')
     if not criu:
@@ -369,9 +370,19 @@ def main():
                mgd.mgctl('status').stdout + mgd.text())
 
         phase_compaction(tap, mgd, fake, zram)
-        phase_critical(tap, mgd, fake, apps, tcp, criu)
-        swapped = zram.mm_stat()
-        phase_restore(tap, mgd, fake, apps, home)
+        if unusable:
+            # criu-env.sh's probe: this host's criu cannot dump and restore even from a shell
+            for desc in ('at Critical the checkpoint apps are dumped (phase_critical)',
+                         'with headroom every checkpoint is restored, one at a time (phase_restore)'):
+                tap.skip(desc, unusable)
+            for a in apps + [tcp]:
+                os.kill(a['pid'], signal.SIGKILL)
+            swapped = zram.mm_stat()
+            fake.set(stall=0.0, avail_kb=8 * GIB)
+        else:
+            phase_critical(tap, mgd, fake, apps, tcp, criu)
+            swapped = zram.mm_stat()
+            phase_restore(tap, mgd, fake, apps, home)
         phase_swap_reclaim(tap, mgd, zram, filler, swapped)
     finally:
         if mgd:
