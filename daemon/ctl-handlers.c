@@ -29,15 +29,15 @@ static void status_spike(Manager *m, CtlReply *r) {
         unsigned builds = 0, waves = 0;
 
         for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
-                const BuildGroup *g = spike_group(m->spike, k);
+                const BuildGroup *g = spike_group(&m->ps->spike, k);
 
                 builds += g != NULL;
                 waves += g && g->waves;
         }
         (void) ctl_reply_line(r, "spike_mode=%s builds=%u builds_in_waves=%u blame=%s spike_reserve_kb=%" PRIu64,
                               m->config.spike_mode ? "on" : "off", builds, waves,
-                              blame_to_string(aggressor_blame(m->aggressor)),
-                              spike_reserve_kb(m->spike, &m->config));
+                              blame_to_string(aggressor_blame(&m->ps->aggressor)),
+                              spike_reserve_kb(&m->ps->spike, &m->config));
 }
 
 /* The cgroup actuators: what is in force now, and the reclaim done since start. */

@@ -90,8 +90,7 @@ int manager_reload(Manager *m, char *err, size_t errsize) {
         m->config = c;
         m->filter.want_exe = config_uses_match(&m->config, MATCH_EXE);
         m->filter.want_cmdline = config_uses_match(&m->config, MATCH_CMDLINE);
-        for (size_t i = 0; i < m->n_psi; i++)
-                m->psi[i].score_state.swapio_full_scale_kbs = m->config.swapio_full_scale_kbs;
+        policy_state_reconfigure(m->ps, &m->config);
         m->last_reload_error[0] = '\0';
         manager_hibernate_setup(m);
         log_info("Configuration reloaded: %zu rules", m->config.n_rules);
@@ -178,7 +177,7 @@ static int manager_selftest(Manager *m) {
         int r;
 
         memset((char *) stack, 0, sizeof stack);
-        r = sense_sample(m, now_usec(CLOCK_MONOTONIC));
+        r = sense_observe(m, now_usec(CLOCK_MONOTONIC), &m->obs);
         if (r < 0)
                 return r;
         return manager_scan(m);
@@ -256,15 +255,14 @@ static size_t manager_fd_budget(void) {
 static int manager_alloc(Manager *m) {
         m->procs = calloc(MANAGER_PROCS_MAX, sizeof *m->procs);
         m->cands = calloc(MANAGER_PROCS_MAX, sizeof *m->cands);
-        m->decisions = calloc(MANAGER_PROCS_MAX, sizeof *m->decisions);
         m->held = calloc(REGISTRY_MAX, sizeof *m->held);
-        m->picks = calloc(REGISTRY_MAX, sizeof *m->picks);
-        m->aggressor = calloc(1, sizeof *m->aggressor);
-        m->spike = calloc(1, sizeof *m->spike);
-        if (!m->procs || !m->cands || !m->decisions || !m->held || !m->picks || !m->aggressor || !m->spike)
+        m->acts = calloc(MANAGER_ACTS_MAX, sizeof *m->acts);
+        m->ps = calloc(1, sizeof *m->ps);
+        if (!m->procs || !m->cands || !m->held || !m->acts || !m->ps)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        /* calloc()'s zeroes are the initial state: no aggressor_init()/spike_init(), whose memset
-         * would make all 250 KiB of the tracker resident before the first incident needs a page */
+        /* calloc()'s zeroes are the initial state of the trackers: no aggressor_init()/spike_init(),
+         * whose memset would make all 250 KiB of them resident before the first incident needs a
+         * page; policy_state_init() touches only the small fields */
         return scan_cache_new(manager_fd_budget(), &m->scan_cache);
 }
 
@@ -351,7 +349,7 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 manager_free(TAKE_PTR(m));
                 return r;
         }
-        level_machine_init(&m->lm, now_usec(CLOCK_MONOTONIC));
+        policy_state_init(m->ps, &m->config, now_usec(CLOCK_MONOTONIC));
         r = manager_sources(m);
         if (r >= 0)
                 r = manager_ctl_start(m);
@@ -399,11 +397,9 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         free(m->procs);
         free(m->cands);
-        free(m->decisions);
         free(m->held);
-        free(m->picks);
-        free(m->aggressor);
-        free(m->spike);
+        free(m->acts);
+        free(m->ps);
         scan_cache_free(m->scan_cache);
         free(m);
         return NULL;

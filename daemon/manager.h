@@ -10,6 +10,7 @@
 #include "common/procscan.h"
 #include "common/readers.h"
 #include "policy/policy.h"
+#include "policy/step.h"
 
 typedef struct Executor Executor;
 typedef struct Registry Registry;
@@ -20,7 +21,8 @@ typedef struct CgActs CgActs;
 typedef struct HistoryRecorder HistoryRecorder;
 
 #define MANAGER_PROCS_MAX 4096
-#define MANAGER_PSI_SOURCES 2           /* global, session cgroup */
+#define MANAGER_PSI_SOURCES POLICY_PSI_SOURCES     /* global, session cgroup */
+#define MANAGER_ACTS_MAX (2 * MANAGER_PROCS_MAX)
 
 /* Command-line settings; every root is injectable for tests. */
 typedef struct ManagerOptions {
@@ -46,9 +48,6 @@ typedef struct PsiSource {
         int trigger_fd;
         sd_event_source *trigger;
         bool privileged;                /* sub-second trigger from the PSI helper */
-        ScoreState score_state;
-        Score score;
-        bool valid;
 } PsiSource;
 
 typedef struct Manager {
@@ -71,14 +70,18 @@ typedef struct Manager {
         size_t n_psi;
         bool psi_polling;               /* no trigger could be armed */
 
-        /* what the last tick saw and decided */
+        /* the decision core's state, this tick's observation and its actions */
+        PolicyState *ps;
+        Observation obs;
+        StepAction *acts;
+
+        /* what the last tick saw and decided (copies of the step's output for the rest of mgd) */
         MemInfo mem;
         uint64_t gpu_uma_kb;            /* from the last scan that read DRM fdinfo */
         VmStat vm;
         Score score;
         Level target;
         Level level;
-        LevelMachine lm;
         usec_t last_tick;
         usec_t confirm_at;              /* a confirming tick shortly after a trigger event */
         bool triggered;                 /* this tick was run by a PSI trigger event */
@@ -89,21 +92,12 @@ typedef struct Manager {
         /* preallocated for the pressure path */
         ProcEntry *procs;
         Candidate *cands;
-        Decision *decisions;
         HeldProcess *held;
-        size_t *picks;
         size_t n_procs;
-        AggressorTracker *aggressor;
-        SpikeTracker *spike;            /* builds, for spike mode */
-        Blame blame_logged;             /* the blame last logged, so each change is logged once */
         ScanCache *scan_cache;          /* keeps /proc/PID files open between scans */
 
-        /* one victim at a time: no new destructive decision until the last one settled */
-        unsigned destructive_inflight;
-        usec_t destructive_settle_until;
-        uint64_t avail_before_destructive;
-
-        unsigned active_scans;          /* consecutive ticks that scanned: the aggressor needs 2 */
+        usec_t victim_exited_at;        /* when the last victim of a destructive action went */
+        uint64_t avail_before_destructive;      /* MemAvailable when it was signalled */
         struct {                        /* who the destructive actions in flight are for */
                 pid_t pid;
                 char name[CAND_NAME_MAX];

@@ -26,7 +26,6 @@
 #define ZRAM_COMPACT_COOLDOWN_USEC (30 * USEC_PER_SEC)
 #define ZRAM_COMPACT_MIN_USED (UINT64_C(128) << 20)
 #define SWAP_RECLAIM_COOLDOWN_USEC (10 * 60 * USEC_PER_SEC)
-#define SWAP_RECLAIM_MIN_USED_PCT 30
 
 static void on_psi_armed(HelperSet *set, int error, const ProtoReply *rep, int fd, void *userdata) {
         Manager *m = userdata;
@@ -155,21 +154,12 @@ static void on_reclaimed(HelperSet *set, int error, const ProtoReply *rep, int f
 }
 
 /*
- * At Normal, with nothing held and the machine quiet, pages left in zram only cost CPU when
- * they fault back one by one: cycle the zram swap so they come back in one go. The helper
- * refuses on its own unless RAM (and every memory cgroup) has room for them.
+ * policy_step() said the zram swap may be cycled now (calm, nothing held, swap at least 30 %
+ * used): do it at most every 10 minutes. The helper refuses on its own unless RAM (and every
+ * memory cgroup) has room for the pages.
  */
 void privileged_swap_reclaim(Manager *m, usec_t now) {
-        uint64_t used;
-
         if (!m->helpers || !m->swap_reclaim_available || now < m->swap_reclaim_next)
-                return;
-        if (m->level != LEVEL_NORMAL || registry_size(m->registry) > 0 || m->mem.swap_total_kb == 0)
-                return;
-        if (m->score.stall_pct >= m->config.liveness_stall_pct)
-                return;
-        used = m->mem.swap_total_kb - MIN(m->mem.swap_free_kb, m->mem.swap_total_kb);
-        if (used * 100 < m->mem.swap_total_kb * SWAP_RECLAIM_MIN_USED_PCT)
                 return;
         m->swap_reclaim_next = now + SWAP_RECLAIM_COOLDOWN_USEC;
         (void) helper_swap_reclaim(m->helpers, on_reclaimed, m);
@@ -230,7 +220,7 @@ static void on_dumped(HelperSet *set, int error, const ProtoReply *rep, int fd, 
         (void) registry_add(m->registry, &e);
         (void) registry_persist(m->registry);
         manager_record(m, "checkpoint", &c->cand, c->d.priority, c->d.footprint_kb, "criu", "ok", "deficit");
-        m->destructive_settle_until = now_usec(CLOCK_MONOTONIC) + 3 * USEC_PER_SEC;
+        m->victim_exited_at = now_usec(CLOCK_MONOTONIC);
         manager_schedule_tick(m, 0);
 }
 

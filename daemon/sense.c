@@ -104,7 +104,6 @@ static int sense_add_source(Manager *m, const char *path) {
         memset(src, 0, sizeof *src);
         src->trigger_fd = -1;
         (void) snprintf(src->path, sizeof src->path, "%s", path);
-        score_state_init(&src->score_state, &m->config);
         return 0;
 }
 
@@ -176,29 +175,25 @@ void sense_teardown(Manager *m) {
 }
 
 /*
- * Read this tick's figures and score every PSI source; the source under the most pressure wins
- * (global PSI is diluted by other CPUs' idle time, a session cgroup's is not).
+ * Read this tick's pressure figures into o: meminfo, vmstat and every PSI source. Scoring is the
+ * policy's (policy_step()); a source that cannot be read is marked invalid for this tick.
  */
-int sense_sample(Manager *m, usec_t now) {
-        PressureSample s = { .now = now, .page_size_kb = (unsigned) (sysconf(_SC_PAGESIZE) / 1024) };
+int sense_observe(Manager *m, usec_t now, Observation *o) {
         int r;
-        bool any = false;
 
+        o->now = now;
+        o->page_size_kb = (unsigned) (sysconf(_SC_PAGESIZE) / 1024);
         r = meminfo_read(sense_root(m), &m->mem);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s/meminfo: %m", sense_root(m));
         r = vmstat_read(sense_root(m), &m->vm);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s/vmstat: %m", sense_root(m));
-
-        s.mem_total_kb = m->mem.mem_total_kb;
-        s.mem_available_kb = m->mem.mem_available_kb;
-        s.swap_total_kb = m->mem.swap_total_kb;
-        s.swap_free_kb = m->mem.swap_free_kb;
-        s.pswpin = m->vm.pswpin;
-        s.pswpout = m->vm.pswpout;
-        s.gpu_uma_kb = m->gpu_uma_kb;
-
+        o->mem = (MemFigures) { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
+                                m->mem.swap_free_kb };
+        o->pswpin = m->vm.pswpin;
+        o->pswpout = m->vm.pswpout;
+        o->n_psi = m->n_psi;
         for (size_t i = 0; i < m->n_psi; i++) {
                 PsiSource *src = &m->psi[i];
                 PsiStats st;
@@ -206,18 +201,16 @@ int sense_sample(Manager *m, usec_t now) {
                 r = psi_read(src->path, &st);
                 if (r < 0) {
                         log_warning_errno(r, "Cannot read %s, ignoring this source this tick: %m", src->path);
-                        src->valid = false;
+                        o->psi[i] = (PsiReading) { .valid = false };
                         continue;
                 }
-                s.some_avg10 = st.some.avg10;
-                s.full_avg10 = st.has_full ? st.full.avg10 : 0;
-                s.some_total_usec = st.some.total_usec;
-                s.full_total_usec = st.has_full ? st.full.total_usec : 0;
-                src->score = score_update(&src->score_state, &s);
-                src->valid = true;
-                if (!any || src->score.p > m->score.p)
-                        m->score = src->score;
-                any = true;
+                o->psi[i] = (PsiReading) {
+                        .valid = true,
+                        .some_avg10 = st.some.avg10,
+                        .full_avg10 = st.has_full ? st.full.avg10 : 0,
+                        .some_total_usec = st.some.total_usec,
+                        .full_total_usec = st.has_full ? st.full.total_usec : 0,
+                };
         }
-        return any ? 0 : -ENODATA;
+        return 0;
 }

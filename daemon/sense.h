@@ -10,6 +10,7 @@ usec_t now_usec(clockid_t clock);
 int sense_setup(Manager *m);
 void sense_teardown(Manager *m);
 int sense_adopt_trigger(Manager *m, size_t i, int fd, bool privileged);
-int sense_sample(Manager *m, usec_t now);
+/* The pressure part of this tick's observation (PSI sources, meminfo, vmstat). */
+int sense_observe(Manager *m, usec_t now, Observation *o);
 /* tick.c: a trigger event runs a tick now and a confirming one shortly after */
 void sense_trigger_fired(Manager *m, const PsiSource *src);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * One tick: sense, score, move the level machine, then either act (above Normal) or recover
- * (at Normal). Everything here works on the buffers manager_new() preallocated: no allocation,
- * no fork, no disk I/O but /proc, /sys and the registry's small atomic rewrite.
+ * One tick: observe (PSI, meminfo, vmstat, the process scan, what mgd holds), decide with one
+ * call of the pure policy_step(), and carry out what it decided, in order. Everything here works
+ * on the buffers manager_new() preallocated: no allocation, no fork, no disk I/O but /proc, /sys
+ * and the registry's small atomic rewrite.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +25,9 @@
 /* Idle reclaim looks for idle background apps this often at Normal (one scan each time), or at
  * half of idle_reclaim_after if that is shorter. */
 #define IDLE_SWEEP_USEC (120 * USEC_PER_SEC)
-/* After a victim exited: wait this long at most for MemAvailable to move before the next one. */
-#define SETTLE_USEC (3 * USEC_PER_SEC)
+
+_Static_assert(MANAGER_PROCS_MAX <= STEP_CANDS_MAX, "the step's scratch covers every candidate");
+_Static_assert(REGISTRY_MAX <= STEP_HELD_MAX, "the step's scratch covers every held process");
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
@@ -94,24 +96,25 @@ void manager_record(Manager *m, const char *action, const Candidate *c, int prio
         }
 }
 
-/* Sort the scan into builds (spike mode) and say when one turns out to build in waves. */
-static void manager_feed_builds(Manager *m, usec_t now) {
-        if (spike_feed(m->spike, &m->config, m->cands, m->n_procs, now) == 0)
-                return;
+/* spike_feed() (in the step) found builds that allocate in waves: say so, once per build. */
+static void manager_log_builds(Manager *m, usec_t now) {
+        SpikeTracker *t = &m->ps->spike;
+
         for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
-                const BuildGroup *g = spike_group(m->spike, k);
+                const BuildGroup *g = spike_group(t, k);
 
                 if (g && g->waves && g->seen == now && g->track.n > 0 && !g->logged_waves)
                         log_notice("The build '%s' (pid %d, %u processes) allocates in waves: peak %llu MiB,"
                                    " now %llu MiB; keeping %llu MiB free for its next wave",
                                    g->name, (int) g->pid, g->members,
-                                   (unsigned long long) (spike_peak_kb(m->spike, &m->config, k, now) / 1024),
+                                   (unsigned long long) (spike_peak_kb(t, &m->config, k, now) / 1024),
                                    (unsigned long long) (g->kb / 1024),
-                                   (unsigned long long) (spike_headroom_kb(m->spike, &m->config, now) / 1024));
+                                   (unsigned long long) (spike_headroom_kb(t, &m->config, now) / 1024));
         }
+        /* a logging flag only: no decision reads it */
         for (unsigned k = 0; k < SPIKE_GROUPS_MAX; k++)
-                if (m->spike->groups[k].waves)
-                        m->spike->groups[k].logged_waves = true;
+                if (t->groups[k].waves)
+                        t->groups[k].logged_waves = true;
 }
 
 /* The age of a process from its starttime (clock ticks after boot); 0 if the clock disagrees. */
@@ -156,18 +159,7 @@ int manager_scan(Manager *m) {
         }
         if (m->filter.want_gpu)
                 m->gpu_uma_kb = gpu;
-        manager_feed_builds(m, now_usec(CLOCK_MONOTONIC));
         return 0;
-}
-
-/* A destructive action is in flight, or the last one has not shown in MemAvailable yet. */
-static bool destructive_hold(Manager *m, usec_t now) {
-        if (executor_busy(m->executor) || privileged_checkpoint_busy())
-                return true;
-        if (now >= m->destructive_settle_until)
-                return false;
-        /* released once MemAvailable rose by a percent of RAM since the victim went */
-        return m->mem.mem_available_kb < m->avail_before_destructive + m->mem.mem_total_kb / 100;
 }
 
 static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
@@ -204,7 +196,7 @@ static void on_exec_done(Executor *x, const ExecResult *res, void *userdata) {
                 (void) registry_remove(m->registry, res->pid, res->starttime);
                 (void) registry_persist(m->registry);
         }
-        m->destructive_settle_until = now_usec(CLOCK_MONOTONIC) + SETTLE_USEC;
+        m->victim_exited_at = now_usec(CLOCK_MONOTONIC);
         manager_schedule_tick(m, 0);
 }
 
@@ -313,32 +305,14 @@ int manager_destroy(Manager *m, const Decision *d, const Candidate *c, const cha
         return 0;
 }
 
-static MemFigures manager_mem(const Manager *m) {
-        return (MemFigures) { m->mem.mem_total_kb, m->mem.mem_available_kb, m->mem.swap_total_kb,
-                              m->mem.swap_free_kb };
-}
-
-/* What every plan of this tick starts from. */
-static PlanInput manager_plan_input(const Manager *m) {
-        return (PlanInput) {
-                .level = m->level,
-                .mem = manager_mem(m),
-                .cands = m->cands,
-                .n_cands = m->n_procs,
-                .foreground = m->foreground,
-                .checkpoint_available = m->checkpoint_available,
-                .aggressor = -1,
-        };
-}
-
 /* The build to name in the log: the one growing fastest now, else the largest in waves. */
 static const BuildGroup *fastest_build(Manager *m, usec_t now) {
         const BuildGroup *best = NULL;
         double rate = 0;
 
         for (unsigned k = 1; k <= SPIKE_GROUPS_MAX; k++) {
-                const BuildGroup *g = spike_group(m->spike, k);
-                double r = spike_growth_kbs(m->spike, &m->config, k, now);
+                const BuildGroup *g = spike_group(&m->ps->spike, k);
+                double r = spike_growth_kbs(&m->ps->spike, &m->config, k, now);
 
                 if (g && (r > rate || (rate == 0 && g->waves && (!best || g->kb > best->kb)))) {
                         rate = MAX(rate, r);
@@ -348,13 +322,9 @@ static const BuildGroup *fastest_build(Manager *m, usec_t now) {
         return best;
 }
 
-static void manager_log_blame(Manager *m, usec_t now) {
-        Blame b = aggressor_blame(m->aggressor);
+static void manager_log_blame(Manager *m, Blame b, usec_t now) {
         const BuildGroup *g;
 
-        if (b == m->blame_logged)
-                return;
-        m->blame_logged = b;
         if (b == BLAME_BUILD && (g = fastest_build(m, now)))
                 log_notice("The pressure comes from the build '%s' (pid %d, %u processes, %llu MiB): spike mode"
                            " freezes background processes to make room for it and kills nothing",
@@ -364,165 +334,64 @@ static void manager_log_blame(Manager *m, usec_t now) {
                          " until this incident is over");
 }
 
-/*
- * Spike mode between waves: a build in waves will climb back to its peak, so keep that room free
- * now, by freezing background processes ahead of the wave instead of stalling in it.
- */
-static void manager_spike_headroom(Manager *m, usec_t now) {
-        PlanInput in = manager_plan_input(m);
-        uint64_t room = spike_headroom_kb(m->spike, &m->config, now);
-        uint64_t want = policy_thaw_reserve_kb(&m->config, m->mem.mem_total_kb) + room;
-        size_t n;
-
-        if (room == 0 || m->mem.mem_available_kb >= want || m->n_procs == 0)
-                return;
-        n = policy_plan_headroom(&m->config, &in, want - m->mem.mem_available_kb, m->decisions,
-                                 MANAGER_PROCS_MAX);
-        for (size_t i = 0; i < n; i++)
-                (void) do_freeze(m, &m->decisions[i], &m->cands[m->decisions[i].index], "spike headroom");
-        if (n > 0 && !m->opt.dry_run)
-                (void) registry_persist(m->registry);
-}
-
-/* A build's own wave reached Critical: pause one of its workers (one per tick) instead of killing. */
-static void manager_spike_pause(Manager *m, usec_t now) {
-        ssize_t i = aggressor_pick_pause(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground, now);
-        const Candidate *c;
-        Decision d;
-
-        if (i < 0) {
-                if (aggressor_blame(m->aggressor) == BLAME_OTHER)
-                        log_notice("A process of a build was paused %d times and keeps the memory at the brink:"
-                                   " it is treated as a runaway from now on", SPIKE_PAUSES_MAX);
-                return;
-        }
-        c = &m->cands[i];
-        d = (Decision) {
-                .index = (size_t) i, .pid = c->pid, .starttime = c->starttime, .action = ACTION_FREEZE,
-                .priority = policy_priority(&m->config, c, m->foreground), .footprint_kb = c->rss_kb + c->swap_kb,
+static Decision act_decision(const StepAction *a) {
+        return (Decision) {
+                .index = a->index, .pid = a->pid, .starttime = a->starttime, .action = a->action,
+                .priority = a->priority, .footprint_kb = a->footprint_kb, .aggressor = a->aggressor,
         };
-        if (do_freeze(m, &d, c, "spike pause") >= 0)
-                aggressor_note_pause(m->aggressor, c->pid, c->starttime);
 }
 
-/*
- * Resume a paused worker of a build, one per tick, as soon as the stall is down again (this tick's
- * target at most Elevated) and MemAvailable covers the thaw reserve: a paused worker holds its
- * memory and stalls its whole build, so it does not wait for the calm period recovery waits for.
- */
-static void manager_spike_release(Manager *m) {
-        if (!m->config.spike_mode || aggressor_blame(m->aggressor) == BLAME_OTHER ||
-            m->target > LEVEL_ELEVATED ||
-            m->mem.mem_available_kb < policy_thaw_reserve_kb(&m->config, m->mem.mem_total_kb))
-                return;
-        for (size_t i = 0; i < m->n_procs; i++) {
-                const Candidate *c = &m->cands[i];
-                RegistryEntry *e;
+/* The registry entry an action on a held process names, if it is still the same process. */
+static RegistryEntry *act_entry(Manager *m, const StepAction *a) {
+        RegistryEntry *e = registry_find_pid(m->registry, a->pid);
 
-                if (c->build == 0 || c->frozen == FREEZE_NONE)
-                        continue;
-                e = registry_find_pid(m->registry, c->pid);
-                if (!e || e->starttime != c->starttime || e->how == REGISTRY_CHECKPOINT)
-                        continue;
-                if (manager_thaw(m, e, "spike release") >= 0 && !m->opt.dry_run)
-                        (void) registry_persist(m->registry);
+        return e && e->starttime == a->starttime ? e : NULL;
+}
+
+static void manager_checkpoint(Manager *m, const StepAction *a, const Candidate *c, const char *reason) {
+        Decision d = act_decision(a);
+
+        if (m->opt.dry_run) {
+                manager_record(m, "checkpoint", c, d.priority, d.footprint_kb, NULL, "dry-run", reason);
                 return;
+        }
+        if (privileged_checkpoint(m, &d, c) < 0) {
+                /* no helper, or it is busy: a kill frees the memory now */
+                d.action = ACTION_KILL;
+                (void) manager_destroy(m, &d, c, "checkpoint unavailable");
         }
 }
 
-static void manager_act(Manager *m, usec_t now) {
-        PlanInput in = manager_plan_input(m);
-        bool hold;
-        size_t n;
+/* Carry out one decision of the step. */
+static void manager_execute(Manager *m, const Observation *o, const StepAction *a) {
+        const char *reason = step_why_to_string(a->why);
+        Decision d = act_decision(a);
+        RegistryEntry *e;
 
-        aggressor_note_stall(m->aggressor, m->score.stall_now_pct);
-        in.aggressor = aggressor_pick(m->aggressor, &m->config, m->cands, m->n_procs, m->foreground,
-                                      m->level, m->score.trend, now, m->spike);
-        in.shield_builds = spike_shield(&m->config, aggressor_blame(m->aggressor));
-        in.spare_all = in.shield_builds && aggressor_blame(m->aggressor) == BLAME_BUILD;
-        manager_log_blame(m, now);
-        /*
-         * The first scans of an incident have little history, so the runaway may not be told
-         * yet and the plan's first victim would be picked by tier alone: freeze now, and kill
-         * only once the aggressor is known, or after a few scans without one (a pressure that no
-         * single process causes), or at once at Emergency.
-         */
-        hold = destructive_hold(m, now) || m->active_scans < 2 ||
-                (in.aggressor < 0 && m->active_scans < 5 && m->level < LEVEL_EMERGENCY);
-        n = policy_plan(&m->config, &in, m->decisions, MANAGER_PROCS_MAX);
-        for (size_t i = 0; i < n; i++) {
-                const Decision *d = &m->decisions[i];
-                const Candidate *c = &m->cands[d->index];
-                const char *reason = d->aggressor ? "aggressor" : "priority";
-
-                switch (d->action) {
-                case ACTION_FREEZE:
-                        (void) do_freeze(m, d, c, reason);
-                        break;
-                case ACTION_TERMINATE:
-                case ACTION_KILL:
-                case ACTION_CHECKPOINT:
-                        if (hold) {
-                                log_debug("Holding back %s of pid %d (%s): the last victim has not settled",
-                                          action_to_string(d->action), (int) c->pid, c->name);
-                                break;
-                        }
-                        if (d->action == ACTION_CHECKPOINT) {
-                                if (m->opt.dry_run)
-                                        manager_record(m, "checkpoint", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
-                                else if (privileged_checkpoint(m, d, c) < 0) {
-                                        /* no helper, or it is busy: a kill frees the memory now */
-                                        Decision k = *d;
-                                        k.action = ACTION_KILL;
-                                        (void) manager_destroy(m, &k, c, "checkpoint unavailable");
-                                }
-                        } else
-                                (void) manager_destroy(m, d, c, reason);
-                        aggressor_note_freed(m->aggressor, now);
-                        hold = true;
-                        break;
-                default:
-                        break;
-                }
+        switch (a->action) {
+        case ACTION_FREEZE:
+                (void) do_freeze(m, &d, &o->cands[a->index], reason);
+                break;
+        case ACTION_TERMINATE:
+        case ACTION_KILL:
+                (void) manager_destroy(m, &d, &o->cands[a->index], reason);
+                break;
+        case ACTION_CHECKPOINT:
+                manager_checkpoint(m, a, &o->cands[a->index], reason);
+                break;
+        case ACTION_THAW:
+                e = act_entry(m, a);
+                if (e)
+                        (void) manager_thaw(m, e, reason);
+                break;
+        case ACTION_RESTORE:
+                e = act_entry(m, a);
+                if (e && e->how == REGISTRY_CHECKPOINT && !m->opt.dry_run)
+                        (void) privileged_restore(m, e);
+                break;
+        default:
+                break;
         }
-        if (in.spare_all && m->target >= LEVEL_CRITICAL)
-                manager_spike_pause(m, now);
-        if (!m->opt.dry_run)
-                (void) registry_persist(m->registry);
-}
-
-static void manager_recover(Manager *m, usec_t now) {
-        RecoveryInput in = {
-                .level = m->level, .now = now, .level_since = m->lm.entered_at,
-                .mem = manager_mem(m),
-                .held = m->held,
-        };
-        struct { pid_t pid; uint64_t starttime; } ids[REGISTRY_MAX];
-        size_t n, k = 0;
-
-        in.n_held = registry_to_held(m->registry, m->held, REGISTRY_MAX);
-        if (in.n_held == 0)
-                return;
-        in.extra_reserve_kb = spike_reserve_kb(m->spike, &m->config);
-        n = policy_recover(&m->config, &in, m->picks, REGISTRY_MAX);
-        for (size_t i = 0; i < n; i++) {
-                const HeldProcess *h = &m->held[m->picks[i]];
-
-                if (h->kind == HELD_CHECKPOINTED) {
-                        RegistryEntry *e = registry_find_pid(m->registry, h->pid);
-                        if (e && e->starttime == h->starttime && !m->opt.dry_run)
-                                (void) privileged_restore(m, e);
-                        continue;
-                }
-                ids[k].pid = h->pid;
-                ids[k++].starttime = h->starttime;
-        }
-        for (size_t i = 0; i < k; i++) {
-                RegistryEntry *e = registry_find_pid(m->registry, ids[i].pid);
-                if (e && e->starttime == ids[i].starttime)
-                        (void) manager_thaw(m, e, "recovery");
-        }
-        (void) registry_persist(m->registry);
 }
 
 /* Thaw a held process and drop its registry entry; logs the action. */
@@ -577,85 +446,100 @@ static void manager_notify(Manager *m, Level prev) {
                           level_to_string(m->level), m->score.p, fr, cp);
 }
 
-/*
- * Whether the next tick must come at the fast rate: while the pressure is on (this tick's target
- * above Normal), anything is held, a destructive action is in flight, or a build in waves is
- * watched. Calming down after a blip needs no fast ticks: the level machine counts the calm in
- * wall time, a new stall wakes mgd through the trigger at once, and on a machine whose kernel
- * reclaims proactively (DAMON) such blips come every few minutes with nothing to do.
- */
-static bool manager_urgent(Manager *m, size_t *cp) {
-        return m->target > LEVEL_NORMAL || count_frozen(m, cp) > 0 || executor_busy(m->executor) ||
-                spike_active(m->spike);
+/* The observation's facts beyond the pressure figures: what mgd holds and what is in flight. */
+static void manager_observe_state(Manager *m, Observation *o) {
+        o->triggered = m->triggered;
+        m->triggered = false;
+        o->cgroup_pending = cgacts_pending(m->cgacts);
+        o->foreground = m->foreground;
+        o->checkpoint_available = m->checkpoint_available;
+        o->destructive_busy = executor_busy(m->executor) || privileged_checkpoint_busy();
+        o->victim_exited_at = m->victim_exited_at;
+        o->avail_before_victim = m->avail_before_destructive;
+        o->gpu_uma_kb = m->gpu_uma_kb;
+        o->held = m->held;
+        o->n_held = registry_to_held(m->registry, m->held, REGISTRY_MAX);
+        o->scanned = false;
+        o->cands = m->cands;
+        o->n_cands = 0;
+}
+
+/* Scan when the step will need it (policy_scan_wanted()) or the idle sweep is due. */
+static void manager_observe_procs(Manager *m, Observation *o, bool want, Level level, bool idle) {
+        if (!want && !idle)
+                return;
+        m->filter.want_gpu = level >= LEVEL_ELEVATED;
+        if (manager_scan(m) < 0)
+                return;
+        o->scanned = true;
+        o->n_cands = m->n_procs;
+        o->gpu_uma_kb = m->gpu_uma_kb;
+}
+
+/* The cgroup actuators, the helpers' work and the bookkeeping around the step's decisions. */
+static void manager_apply(Manager *m, const Observation *o, const StepOutput *out, bool want, bool idle,
+                          usec_t now) {
+        if (out->builds_in_waves > 0)
+                manager_log_builds(m, now);
+        if (out->blame_changed)
+                manager_log_blame(m, out->blame, now);
+        if (want && o->scanned && o->n_cands > 0)
+                cgacts_update(m->cgacts, &m->config, m->level, m->procs, m->cands, o->n_cands, m->foreground);
+        if (idle && o->scanned) {
+                cgacts_idle(m->cgacts, &m->config, m->level, m->procs, m->cands, o->n_cands, m->foreground,
+                            &o->mem, now);
+                m->idle_sweep_next = now + MIN((usec_t) IDLE_SWEEP_USEC, m->config.idle_reclaim_after_usec / 2);
+        }
+        if (out->held_back > 0)
+                log_debug("Holding back %u destructive decision(s): the last victim has not settled",
+                          out->held_back);
+        for (size_t i = 0; i < out->n_acts; i++)
+                manager_execute(m, o, &out->acts[i]);
+        if (out->n_acts > 0 && !m->opt.dry_run)
+                (void) registry_persist(m->registry);
+        if (out->zram_compact)
+                privileged_zram_compact(m, now);
+        if (out->swap_reclaim)
+                privileged_swap_reclaim(m, now);
+        if (m->level == LEVEL_NORMAL && m->target == LEVEL_NORMAL)
+                m->trigger_at = 0;      /* a trigger that led to nothing */
 }
 
 int manager_tick(Manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC), next;
-        Level prev = m->level;
-        size_t cp;
-        bool active, idle;
+        Observation *o = &m->obs;
+        StepOutput out = { .acts = m->acts, .max_acts = MANAGER_ACTS_MAX };
+        Level prev = m->level, level;
+        bool want, idle;
         int r;
 
         m->ticks++;
         m->last_tick = now;
-        r = sense_sample(m, now);
+        r = sense_observe(m, now, o);
         if (r < 0) {
                 manager_schedule_tick(m, m->config.fast_tick_usec);
                 return r;
         }
-        m->target = level_target(&m->config, &m->score);
-        /*
-         * A trigger event is the kernel's own measurement that stall stayed above the trigger over
-         * its whole window: it counts as one observation of the target, this tick's sample as the
-         * next, so the first action follows the event instead of waiting for another tick.
-         */
-        if (m->triggered && m->target > m->level)
-                (void) level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
-        m->triggered = false;
-        m->level = level_machine_update(&m->lm, &m->config, m->target, m->score.trend, now);
-        /* a build in waves is watched between its waves too, to make room before the next one;
-         * a cgroup setting still in force is watched until it is undone */
-        active = m->level > LEVEL_NORMAL || m->target > LEVEL_NORMAL || spike_active(m->spike) ||
-                cgacts_pending(m->cgacts);
-        idle = !active && m->level == LEVEL_NORMAL && now >= m->idle_sweep_next;
-        if (active || idle) {
-                m->filter.want_gpu = m->level >= LEVEL_ELEVATED;
-                if (manager_scan(m) >= 0 && active) {
-                        aggressor_feed(m->aggressor, m->cands, m->n_procs, now);
-                        m->active_scans++;
-                }
-        }
-        if (!active)
-                m->active_scans = 0;
-        if (active && m->n_procs > 0)
-                cgacts_update(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground);
-        if (idle) {
-                MemFigures mem = manager_mem(m);
+        manager_observe_state(m, o);
+        want = policy_scan_wanted(m->ps, &m->config, o, &level);
+        idle = !want && now >= m->idle_sweep_next;
+        manager_observe_procs(m, o, want, level, idle);
 
-                cgacts_idle(m->cgacts, &m->config, m->level, m->procs, m->cands, m->n_procs, m->foreground, &mem, now);
-                m->idle_sweep_next = now + MIN((usec_t) IDLE_SWEEP_USEC, m->config.idle_reclaim_after_usec / 2);
+        policy_step(&m->config, m->ps, o, &out);
+        m->level = out.level;
+        m->target = out.target;
+        m->score = out.score;
+        if (out.error < 0) {
+                log_warning("No PSI source could be read this tick: nothing decided");
+                manager_schedule_tick(m, out.next_tick);
+                return out.error;
         }
-        if (active && m->n_procs > 0)
-                manager_spike_release(m);
-        if (m->level > LEVEL_NORMAL)
-                privileged_zram_compact(m, now);
-        if (m->level > LEVEL_NORMAL && m->n_procs > 0)
-                manager_act(m, now);
-        else if (m->level == LEVEL_NORMAL) {
-                if (prev > LEVEL_NORMAL)
-                        aggressor_reset(m->aggressor);
-                if (m->target == LEVEL_NORMAL)
-                        m->trigger_at = 0;      /* a trigger that led to nothing */
-                if (active && m->n_procs > 0)
-                        manager_spike_headroom(m, now);
-                manager_recover(m, now);
-                privileged_swap_reclaim(m, now);
-        }
+        manager_apply(m, o, &out, want, idle, now);
         manager_history_tick(m, now);
         manager_hibernate_tick(m, now);
         manager_notify(m, prev);
 
-        next = manager_urgent(m, &cp) ? m->config.fast_tick_usec : m->config.slow_tick_usec;
+        next = out.next_tick;
         if (m->confirm_at > now) {
                 next = MIN(next, m->confirm_at - now);
                 m->confirm_at = 0;

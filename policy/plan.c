@@ -257,6 +257,8 @@ const char *action_to_string(Action a) {
                 [ACTION_TERMINATE] = "terminate",
                 [ACTION_KILL] = "kill",
                 [ACTION_CHECKPOINT] = "checkpoint",
+                [ACTION_THAW] = "thaw",
+                [ACTION_RESTORE] = "restore",
         };
 
         if ((unsigned) a >= _ACTION_MAX)

@@ -305,6 +305,8 @@ typedef enum Action {
         ACTION_TERMINATE,               /* SIGTERM, SIGKILL after the grace period */
         ACTION_KILL,                    /* SIGKILL at once */
         ACTION_CHECKPOINT,              /* CRIU dump, then SIGKILL */
+        ACTION_THAW,                    /* recovery: back from a freeze (policy_step() only) */
+        ACTION_RESTORE,                 /* recovery: back from a checkpoint (policy_step() only) */
         _ACTION_MAX,
 } Action;
 
