@@ -30,7 +30,7 @@
 #define KEY_NAME_MAX 48
 #define PRIORITY_UNSET (-1)
 #define LOCATION_MAX (PATH_MAX + 16)
-#define SECTION_KEYS_MAX 48
+#define SECTION_KEYS_MAX 64
 
 static const char *const match_field_table[_MATCH_MAX] = {
         [MATCH_NAME] = "name",
@@ -118,7 +118,16 @@ static const DefaultsKey defaults_keys[] = {
         { "thaw_batch", "thaw_batch", VALUE_UNSIGNED, OFF(thaw_batch), 1, 1000, "1-1000", NULL },
         { "restore_batch", "restore_batch", VALUE_UNSIGNED, OFF(restore_batch), 1, 1000, "1-1000", NULL },
         { "thaw_min_frozen", "thaw_min_frozen_usec", VALUE_USEC, OFF(thaw_min_frozen_usec),
-          0, 3600 * SEC, "0-1h", NULL },
+          0, 3600 * SEC, "0-1h", "max_frozen must be at least thaw_min_frozen + recover_calm" },
+        { "recover_calm", "recover_calm_usec", VALUE_USEC, OFF(recover_calm_usec), 1 * SEC, 3600 * SEC, "1s-1h",
+          "max_frozen must be at least thaw_min_frozen + recover_calm" },
+        { "recover_stall_pct", "recover_stall_pct", VALUE_DOUBLE, OFF(recover_stall_pct), 0.1, 100, "0.1-100", NULL },
+        { "max_frozen", "max_frozen_usec", VALUE_USEC, OFF(max_frozen_usec), 10 * SEC, 86400 * SEC, "10s-24h",
+          "max_frozen must be at least thaw_min_frozen + recover_calm" },
+        { "release_horizon", "release_horizon_usec", VALUE_USEC, OFF(release_horizon_usec), 100 * MSEC,
+          60 * SEC, "100ms-60s", NULL },
+        { "release_floor_pct", "release_floor_pct", VALUE_DOUBLE, OFF(release_floor_pct), 0, 50,
+          "0 (auto) or 0.5-50", "0 (auto) or 0.5-50" },
         { "spike_mode", "spike_mode", VALUE_BOOL, OFF(spike_mode), 0, 1, "true or false", NULL },
         { "spike_window", "spike_window_usec", VALUE_USEC, OFF(spike_window_usec), 10 * SEC, 3600 * SEC,
           "10s-1h", NULL },

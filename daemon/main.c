@@ -40,13 +40,14 @@ static void help(void) {
                "      --helper-dir DIR       where the helpers are (%s)\n"
                "      --no-helpers           do not start the privileged helpers\n"
                "      --no-mlock             do not lock mgd's memory\n"
+               "      --trace FILE           record every tick's observation and decisions (policy/trace.h)\n"
                "      --version              print the version\n", MGD_LIBEXECDIR);
 }
 
 enum {
         ARG_CHECK_CONFIG = 0x100, ARG_CONFIG, ARG_SYSTEM_CONFIG, ARG_STATE_DIR, ARG_SOCKET,
         ARG_SESSION, ARG_PRESSURE_CGROUP, ARG_PRESSURE_ROOT, ARG_PROC_ROOT, ARG_SYS_ROOT, ARG_CGROUP2_ROOT,
-        ARG_HELPER_DIR, ARG_NO_HELPERS, ARG_NO_MLOCK, ARG_VERSION,
+        ARG_HELPER_DIR, ARG_NO_HELPERS, ARG_NO_MLOCK, ARG_TRACE, ARG_VERSION,
 };
 
 static int parse_argv(int argc, char **argv, ManagerOptions *o, bool *check_only) {
@@ -68,6 +69,7 @@ static int parse_argv(int argc, char **argv, ManagerOptions *o, bool *check_only
                 { "helper-dir", required_argument, NULL, ARG_HELPER_DIR },
                 { "no-helpers", no_argument, NULL, ARG_NO_HELPERS },
                 { "no-mlock", no_argument, NULL, ARG_NO_MLOCK },
+                { "trace", required_argument, NULL, ARG_TRACE },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
@@ -103,6 +105,7 @@ static int parse_argv(int argc, char **argv, ManagerOptions *o, bool *check_only
                 case ARG_HELPER_DIR: o->helper_dir = optarg; break;
                 case ARG_NO_HELPERS: o->no_helpers = true; break;
                 case ARG_NO_MLOCK: o->no_mlock = true; break;
+                case ARG_TRACE: o->trace_path = optarg; break;
                 default: return -EINVAL;
                 }
         if (optind < argc) {

@@ -92,6 +92,7 @@ int manager_reload(Manager *m, char *err, size_t errsize) {
         m->filter.want_cmdline = config_uses_match(&m->config, MATCH_CMDLINE);
         policy_state_reconfigure(m->ps, &m->config);
         m->last_reload_error[0] = '\0';
+        manager_trace_config(m);
         manager_hibernate_setup(m);
         log_info("Configuration reloaded: %zu rules", m->config.n_rules);
         return 0;
@@ -372,6 +373,11 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 return r;
         }
         (void) action_log_open_dir(m);
+        r = manager_trace_open(m);
+        if (r < 0) {
+                manager_free(TAKE_PTR(m));
+                return r;
+        }
         /* start-up's transient allocations (configuration, first scan) go back before locking */
         (void) malloc_trim(0);
         manager_mlock(m);
@@ -383,6 +389,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         manager_history_stop(m);
+        manager_trace_close(m);
         privileged_stop(m);
         sense_teardown(m);
         m->tick_timer = sd_event_source_disable_unref(m->tick_timer);

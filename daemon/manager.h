@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -41,6 +42,7 @@ typedef struct ManagerOptions {
         bool dry_run;
         bool no_helpers;
         bool no_mlock;
+        const char *trace_path;         /* NULL: no trace */
 } ManagerOptions;
 
 typedef struct PsiSource {
@@ -133,6 +135,7 @@ typedef struct Manager {
         char last_reload_error[512];
 
         HistoryRecorder *history;       /* the pressure history for mgctl calibrate; NULL: none */
+        FILE *trace;                    /* --trace: every tick's observation and decisions */
 } Manager;
 
 /* Load and validate the configuration only; prints the result. */
@@ -163,6 +166,13 @@ void manager_history_stop(Manager *m);
 int manager_set_foreground(Manager *m, pid_t pid, bool *ret_thawed);
 int manager_bus_start(Manager *m);
 void manager_bus_stop(Manager *m);
+
+/* trace-file.c: --trace FILE (policy/trace.h's format) */
+int manager_trace_open(Manager *m);
+void manager_trace_config(Manager *m);
+void manager_trace_observation(Manager *m, const Observation *o);
+void manager_trace_output(Manager *m, const StepOutput *out);
+void manager_trace_close(Manager *m);
 
 /* hibernate.c */
 void manager_hibernate_setup(Manager *m);

@@ -525,7 +525,9 @@ int manager_tick(Manager *m) {
         idle = !want && now >= m->idle_sweep_next;
         manager_observe_procs(m, o, want, level, idle);
 
+        manager_trace_observation(m, o);
         policy_step(&m->config, m->ps, o, &out);
+        manager_trace_output(m, &out);
         m->level = out.level;
         m->target = out.target;
         m->score = out.score;

@@ -349,3 +349,32 @@ void aggressor_note_pause(AggressorTracker *t, pid_t pid, uint64_t starttime) {
         if (f)
                 f->pauses++;
 }
+
+bool aggressor_anyone_growing(const AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                              usec_t now) {
+        usec_t window = t->window_usec > 0 ? t->window_usec : DEFAULT_WINDOW_USEC;
+
+        for (size_t i = 0; i < n; i++) {
+                const FootprintTrack *f;
+
+                if (cands[i].frozen != FREEZE_NONE)
+                        continue;
+                f = track_find((AggressorTracker *) t, cands[i].pid, cands[i].starttime);
+                if (f && track_growth_kbs(f, now, window) >= (double) c->aggressor_min_growth_kbs)
+                        return true;
+        }
+        return false;
+}
+
+bool aggressor_is_flagged(const AggressorTracker *t, pid_t pid, uint64_t starttime) {
+        const FootprintTrack *f = track_find((AggressorTracker *) t, pid, starttime);
+
+        return f && f->flagged;
+}
+
+void aggressor_unflag(AggressorTracker *t, pid_t pid, uint64_t starttime) {
+        FootprintTrack *f = track_find(t, pid, starttime);
+
+        if (f)
+                f->flagged = false;
+}

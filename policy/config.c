@@ -57,9 +57,25 @@ void policy_config_defaults(PolicyConfig *c) {
                  */
                 .aggressor_min_majflt_rate = 200,
 
+                /*
+                 * A victim's memory is back in well under a second when killed with
+                 * process_mrelease(); the horizon leaves room for a tick, SIGTERM's first moments
+                 * and a slow machine. Below the floor the kernel is seconds from its own kill.
+                 */
+                .release_horizon_usec = 2 * USEC_PER_SEC,
+                .release_floor_pct = 0,
+
                 .thaw_batch = 4,
                 .restore_batch = 1,
                 .thaw_min_frozen_usec = 10 * USEC_PER_SEC,
+                /*
+                 * Recovery waits for the stall to be gone, not for the level: the level also
+                 * counts swap, and the swap that held it up was the frozen processes' own. 15 s
+                 * below 5 % stall leaves every thaw batch done well inside a minute of calm.
+                 */
+                .recover_calm_usec = 15 * USEC_PER_SEC,
+                .recover_stall_pct = 5.0,
+                .max_frozen_usec = 180 * USEC_PER_SEC,
 
                 /*
                  * A build's waves: a fall of 10 % (and at least 32 MiB) below the peak of the last
@@ -190,6 +206,17 @@ static const char *validate_actions(const PolicyConfig *c) {
                 return "thaw_batch";
         if (c->restore_batch < 1)
                 return "restore_batch";
+        if (c->release_horizon_usec < 100 * USEC_PER_MSEC || c->release_horizon_usec > 60 * USEC_PER_SEC)
+                return "release_horizon_usec";
+        if (c->release_floor_pct != 0 && !in_range(c->release_floor_pct, 0.5, 50))
+                return "release_floor_pct";
+        if (c->recover_calm_usec == 0)
+                return "recover_calm_usec";
+        if (!in_range(c->recover_stall_pct, 0.1, 100))
+                return "recover_stall_pct";
+        /* the bound must leave room for the calm and a thaw first */
+        if (c->max_frozen_usec < c->thaw_min_frozen_usec + c->recover_calm_usec)
+                return "max_frozen_usec";
         if (c->spike_window_usec < SPIKE_BUCKETS)
                 return "spike_window_usec";
         if (!in_range(c->spike_drop_pct, 1, 90))

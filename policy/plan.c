@@ -30,6 +30,13 @@
  *              Whatever is not a victim this call is frozen as at Elevated.
  *   Emergency  every candidate (prio >= 20)                     -> KILL, rest frozen as above
  *
+ * freeze_useless (swap has no room left): at High the expendable-heavy and the aggressor are killed
+ * whether frozen or not, since a freeze would only pin their memory.
+ *
+ * no_priority_freeze (policy_step() sets it) leaves only the aggressor to freeze: when no stall is
+ * there this very tick and memory is not short, or when swap has no room left for the pages of a
+ * frozen process, which would only keep its memory for no one.
+ *
  * Spike mode (policy/spike.c) adds two switches the daemon sets from the blame: shield_builds
  * leaves every member of a build alone, and spare_all, while the incident is a build's own wave,
  * turns every destructive decision into none (then a freeze where allowed): the room is made by
@@ -64,20 +71,24 @@ static uint64_t plan_credit(const PlanEnv *e, const Candidate *cand) {
 static bool plan_can_freeze(const PlanEnv *e, const Candidate *cand, int prio, bool aggressor) {
         return e->in->level >= LEVEL_ELEVATED && cand->frozen == FREEZE_NONE &&
                 !(e->in->foreground > 0 && cand->pid == e->in->foreground) &&
-                (prio >= PRIORITY_FREEZABLE_MIN || aggressor);
+                (aggressor || (prio >= PRIORITY_FREEZABLE_MIN && !e->in->no_priority_freeze));
 }
 
-static bool plan_wants_checkpoint(const PlanEnv *e, const Candidate *cand, int prio) {
+bool policy_wants_checkpoint(const PolicyConfig *c, const Candidate *cand, int prio, bool available) {
         const Rule *app;
 
-        if (!e->in->checkpoint_available || cand->checkpoint_failed)
+        if (!available || cand->checkpoint_failed)
                 return false;
-        app = policy_match_app(e->c, cand);
+        app = policy_match_app(c, cand);
         if (app && app->checkpoint == 0)
                 return false;
         if (app && app->checkpoint == 1)
                 return true;
         return prio <= CHECKPOINT_DEFAULT_MAX;
+}
+
+static bool plan_wants_checkpoint(const PlanEnv *e, const Candidate *cand, int prio) {
+        return policy_wants_checkpoint(e->c, cand, prio, e->in->checkpoint_available);
 }
 
 static Action plan_destructive(const PlanEnv *e, const Candidate *cand, int prio, bool aggressor) {
@@ -88,8 +99,8 @@ static Action plan_destructive(const PlanEnv *e, const Candidate *cand, int prio
                 return ACTION_NONE;
         switch (e->in->level) {
         case LEVEL_HIGH:
-                return (prio >= PRIORITY_HEAVY_MIN || aggressor) && cand->frozen != FREEZE_NONE ?
-                        ACTION_KILL : ACTION_NONE;
+                return (prio >= PRIORITY_HEAVY_MIN || aggressor) &&
+                        (cand->frozen != FREEZE_NONE || e->in->freeze_useless) ? ACTION_KILL : ACTION_NONE;
         case LEVEL_CRITICAL:
                 if (plan_wants_checkpoint(e, cand, prio))
                         return ACTION_CHECKPOINT;

@@ -121,10 +121,17 @@ typedef struct PolicyConfig {
         usec_t aggressor_window_usec;           /* 5 s */
         uint64_t aggressor_min_majflt_rate;     /* 200 major faults/s, when no one grows */
 
+        /* memory that must be released (policy/release.h) */
+        usec_t release_horizon_usec;    /* 2 s: act when memory would run out sooner than this */
+        double release_floor_pct;       /* 0: auto (4 % of RAM, 48-512 MiB): below this the kernel is near its OOM kill */
+
         /* recovery */
         unsigned thaw_batch;            /* 4 per tick */
         unsigned restore_batch;         /* 1 per tick */
         usec_t thaw_min_frozen_usec;    /* 10 s: never thaw what was frozen moments ago */
+        usec_t recover_calm_usec;       /* 15 s of stall below recover_stall_pct before thawing, at any level */
+        double recover_stall_pct;       /* 5 %: "calm", the stall rate of a tick */
+        usec_t max_frozen_usec;         /* 3 min: frozen longer, a process is thawed or its memory released */
 
         /* spike mode: builds that allocate in waves (policy/spike.c) */
         bool spike_mode;                /* true */
@@ -212,6 +219,8 @@ typedef struct ScoreState {
         bool primed;
         PressureSample prev;
         double prev_p;
+        bool have_rates;
+        Score rates;                    /* the last score whose rates were measured (dt >= 0.5 s) */
         double swapio_full_scale_kbs;   /* from the config; 0 = the default 51200 */
 } ScoreState;
 
@@ -221,7 +230,8 @@ void score_state_init(ScoreState *s, const PolicyConfig *c);
 /*
  * Score this sample against the previous one. S_psi uses the larger of avg10 and the stall
  * rate from the delta of `total` over the tick, because avg10 lags a real stall by seconds.
- * The first call (or dt < 0.1 s) has no deltas: trend 0, rates from avg10 only.
+ * The first call has no deltas: trend 0, rates from avg10 only. A sample less than 0.5 s after the
+ * baseline keeps the baseline and the rates last measured (short ticks' rates are noise).
  */
 Score score_update(ScoreState *s, const PressureSample *sample);
 
@@ -340,7 +350,12 @@ typedef struct PlanInput {
         ssize_t aggressor;              /* index into cands, or -1 (from aggressor_pick()) */
         bool shield_builds;             /* spike_shield(): members of a build are left alone */
         bool spare_all;                 /* the incident is a build's wave: nothing destructive */
+        bool no_priority_freeze;        /* freeze the aggressor only (see plan.c) */
+        bool freeze_useless;            /* swap has no room: a freeze keeps memory, only an exit frees it */
 } PlanInput;
+
+/* Does this candidate get a checkpoint rather than a kill? (its app entry, else priority 20-79) */
+bool policy_wants_checkpoint(const PolicyConfig *c, const Candidate *cand, int prio, bool available);
 
 /*
  * Decide, least important first (priority desc, then footprint desc, then oom_score_adj desc),
@@ -551,6 +566,13 @@ void aggressor_note_freed(AggressorTracker *t, usec_t now);
 void aggressor_note_stall(AggressorTracker *t, double stall_now_pct);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
+/* Was (pid, starttime) named the aggressor during this incident? */
+bool aggressor_is_flagged(const AggressorTracker *t, pid_t pid, uint64_t starttime);
+/* Thawed on probation: it is the aggressor again only if it grows again. */
+void aggressor_unflag(AggressorTracker *t, pid_t pid, uint64_t starttime);
+/* Is a running candidate growing at least aggressor_min_growth_kbs now? (recovery waits for it) */
+bool aggressor_anyone_growing(const AggressorTracker *t, const PolicyConfig *c, const Candidate *cands, size_t n,
+                              usec_t now);
 
 /* ---- cgroup actuators ------------------------------------------------------------------------ */
 
@@ -611,6 +633,10 @@ typedef struct HeldProcess {
         uint64_t footprint_kb;
         usec_t since;                   /* when it was frozen or checkpointed */
         unsigned restore_failures;
+        /* what a thaw brings back into RAM (its swapped pages, less what zram gives back); policy_step()
+         * fills it from the scan. Unknown: the whole footprint counts. */
+        bool cost_known;
+        uint64_t thaw_cost_kb;
 } HeldProcess;
 
 typedef struct RecoveryInput {
@@ -621,14 +647,15 @@ typedef struct RecoveryInput {
         const HeldProcess *held;
         size_t n_held;
         uint64_t extra_reserve_kb;      /* kept free on top of the reserve: a build's next wave */
+        bool calm;                      /* the stall has been gone long enough (policy_step()): at any level */
 } RecoveryInput;
 
 /*
- * What to thaw or restore this tick: nothing unless the level is Normal; most important first
+ * What to thaw or restore this tick: nothing unless the level is Normal or in->calm; most important first
  * (lowest priority value, ties: oldest first); frozen entries younger than thaw_min_frozen_usec
  * and checkpoints with POLICY_RESTORE_FAILURES_MAX failures are skipped; at most thaw_batch thaws
- * and restore_batch restores; each gated on MemAvailable covering the thaw reserve plus its footprint
- * (cumulative over the batch). An entry that does not fit is skipped, not a barrier, so one huge
+ * and restore_batch restores; each gated on MemAvailable covering the thaw reserve plus what it brings
+ * back (thaw_cost_kb where known, else its footprint; cumulative over the batch). An entry that does not fit is skipped, not a barrier, so one huge
  * frozen process cannot hold back every smaller one. Writes indexes into in->held; returns how many.
  */
 size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *out, size_t max);

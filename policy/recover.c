@@ -63,7 +63,7 @@ size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *ou
         unsigned thaws = 0, restores = 0;
         size_t n = 0;
 
-        if (in->level != LEVEL_NORMAL || !in->held || max == 0)
+        if ((in->level != LEVEL_NORMAL && !in->calm) || !in->held || max == 0)
                 return 0;
         target = policy_thaw_reserve_kb(c, in->mem.mem_total_kb) + in->extra_reserve_kb;
 
@@ -76,10 +76,12 @@ size_t policy_recover(const PolicyConfig *c, const RecoveryInput *in, size_t *ou
                 if (thaw ? thaws >= c->thaw_batch : restores >= c->restore_batch)
                         continue;
                 /* a misfit is skipped, not a barrier: the next, smaller one may still fit */
-                if (!recover_fits(in->mem.mem_available_kb, target, granted, h->footprint_kb))
+                uint64_t cost = h->cost_known && h->kind == HELD_FROZEN ? h->thaw_cost_kb : h->footprint_kb;
+
+                if (!recover_fits(in->mem.mem_available_kb, target, granted, cost))
                         continue;
 
-                granted += h->footprint_kb;
+                granted += cost;
                 if (thaw)
                         thaws++;
                 else

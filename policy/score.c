@@ -11,8 +11,12 @@
 
 #define DEFAULT_SWAPIO_FULL_SCALE_KBS 51200.0
 #define DEFAULT_PAGE_KB 4
-/* Below this the deltas are mostly noise from two reads of the same kernel update. */
-#define MIN_DT_USEC (USEC_PER_SEC / 10)
+/*
+ * Rates over less than this are noise: stall comes in bursts, and a fifth of a second of it can
+ * read 100 % while the second around it holds 30 % (a trend from that escalated straight to
+ * Emergency). A sample closer than this to the baseline keeps the rates last measured.
+ */
+#define MIN_DT_USEC (USEC_PER_SEC / 2)
 
 /* NaN (a sample the reader could not fill) counts as 0, not as "maximum pressure". */
 static double clamp01(double x) {
@@ -78,12 +82,23 @@ Score score_update(ScoreState *s, const PressureSample *x) {
         score_static_parts(&r, x);
         if (deltas)
                 score_delta_parts(&r, x, &s->prev, dt_usec);
+        else if (s->have_rates && x->now >= s->prev.now) {
+                /* a tick soon after the last: its rates still stand, on top of this sample's avg10 */
+                r.stall_now_pct = s->rates.stall_now_pct;
+                r.stall_pct = MAX(r.stall_pct, s->rates.stall_now_pct);
+                r.full_stall_pct = MAX(r.full_stall_pct, s->rates.full_stall_pct);
+                r.swapio_kbs = s->rates.swapio_kbs;
+        }
 
         r.s_psi = clamp01(r.stall_pct / 100.0);
         r.s_swapio = clamp01(r.swapio_kbs / full_scale);
         r.p = W_PSI * r.s_psi + W_SWAP * r.s_swap + W_GPU * r.s_gpu + W_SWAPIO * r.s_swapio;
-        if (deltas)
+        if (deltas) {
                 r.trend = (r.p - s->prev_p) / ((double) dt_usec / (double) USEC_PER_SEC);
+                s->rates = r;
+                s->have_rates = true;
+        } else if (s->have_rates && x->now >= s->prev.now)
+                r.trend = s->rates.trend;
 
         /*
          * A sample closer than 0.1 s to the baseline keeps the old baseline, so a burst of

@@ -12,6 +12,7 @@
  */
 
 #include "policy/policy.h"
+#include "policy/release.h"
 
 #define POLICY_PSI_SOURCES 2            /* global, and the session cgroup */
 
@@ -60,6 +61,8 @@ typedef enum StepWhy {
         WHY_SPIKE_PAUSE,                /* a build's worker paused at Critical */
         WHY_SPIKE_RELEASE,              /* ... resumed */
         WHY_RECOVERY,                   /* thawed or restored when the pressure was gone */
+        WHY_RELEASE,                    /* memory was about to run out: it had to end (policy/release.h) */
+        WHY_BOUND,                      /* frozen too long, or memory never came back: resolved */
         _WHY_MAX,
 } StepWhy;
 
@@ -89,6 +92,8 @@ typedef struct StepOutput {
         bool incident_over;             /* back at Normal: the incident's blame and flags are forgotten */
         bool zram_compact;              /* worth compacting the zram pool now */
         bool swap_reclaim;              /* calm with nothing held: the zram swap may be cycled */
+        bool backed_off;                /* a thaw batch brought the stall back: recovery waits longer */
+        MemModel mem;                   /* headroom, its decline, the time left, what must be released */
         usec_t next_tick;               /* when to look again, from now */
 } StepOutput;
 
@@ -100,7 +105,18 @@ typedef struct StepOutput {
 typedef struct StepScratch {
         Decision decisions[STEP_CANDS_MAX];
         size_t picks[STEP_HELD_MAX];
+        HeldProcess held[STEP_HELD_MAX];        /* o->held with this tick's thaw costs */
 } StepScratch;
+
+/* A runaway thawed on probation: frozen again while it lasts, it has relapsed and stays frozen. */
+#define PROBATION_MAX 16
+
+typedef struct Probation {
+        pid_t pid;
+        uint64_t starttime;
+        usec_t until;
+        bool relapsed;
+} Probation;
 
 /*
  * Everything the decisions remember between ticks. Zeroed memory plus policy_state_init() is the
@@ -115,6 +131,14 @@ typedef struct PolicyState {
         AggressorTracker aggressor;
         SpikeTracker spike;
         unsigned active_scans;          /* consecutive ticks that scanned while active */
+        HeadroomTrack headroom;         /* recent headroom samples: its decline rate */
+        Inflight inflight[INFLIGHT_MAX];        /* victims chosen and not gone yet */
+        uint64_t frozen_swap_kb;        /* the frozen candidates' swap at the last scan: not pressure */
+        uint64_t anon_kb;               /* the candidates' resident memory at the last scan */
+        usec_t calm_since;              /* since when every tick's stall was below recover_stall_pct; 0: not */
+        usec_t batch_at;                /* the last thaw batch, while its effect is watched */
+        usec_t backoff_until, backoff_usec;     /* no thaw batch before; the next backoff */
+        Probation probation[PROBATION_MAX];     /* runaways thawed to see whether they grow again */
         StepScratch scratch;
 } PolicyState;
 

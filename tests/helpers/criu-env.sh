@@ -48,6 +48,7 @@ criu_try() {
 sleeper() {
         setsid -f python3 -c '
 import ctypes, os, sys, time
+os.closerange(3, 1 << 16)                                               # nothing inherited: no locks, no sockets
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl(38, 1, 0, 0, 0)                                              # PR_SET_NO_NEW_PRIVS
 hdr, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()  # _LINUX_CAPABILITY_VERSION_3

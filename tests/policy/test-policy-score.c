@@ -166,7 +166,29 @@ START_TEST(test_trend) {
 }
 END_TEST
 
-/* Closer than 0.1 s: no deltas, trend 0, and the old baseline is kept for the next sample. */
+/* Closer than 0.5 s, with no rates measured yet: no deltas, trend 0, and the old baseline is kept. */
+/* A tick 0.2 s after a measured one keeps its rates: a burst over a fifth of a second is not a trend. */
+START_TEST(test_short_dt_keeps_rates) {
+        PressureSample a = sample_at(10 * SEC), b, c;
+        ScoreState st;
+        Score s1, s2;
+
+        score_state_init(&st, NULL);
+        (void) score_update(&st, &a);
+        b = a;
+        b.now = 11 * SEC;
+        b.some_total_usec = a.some_total_usec + 300000;        /* 30 % over the second */
+        s1 = score_update(&st, &b);
+        ck_assert_double_eq_tol(s1.stall_now_pct, 30, EPS);
+        c = b;
+        c.now = b.now + 200 * USEC_PER_MSEC;
+        c.some_total_usec = b.some_total_usec + 200000;        /* all of the 0.2 s */
+        s2 = score_update(&st, &c);
+        ck_assert_double_eq_tol(s2.stall_now_pct, 30, EPS);
+        ck_assert_double_eq_tol(s2.trend, s1.trend, EPS);
+}
+END_TEST
+
 START_TEST(test_short_dt_keeps_baseline) {
         PressureSample a = sample_at(10 * SEC), b, c;
         ScoreState st;
@@ -308,6 +330,7 @@ static Suite *policy_score_suite(void) {
         tcase_add_test(tc, test_stall_rate_clamped);
         tcase_add_test(tc, test_trend);
         tcase_add_test(tc, test_short_dt_keeps_baseline);
+        tcase_add_test(tc, test_short_dt_keeps_rates);
         tcase_add_test(tc, test_counter_reset);
         tcase_add_loop_test(tc, test_swapio, 0, ELEMENTSOF(swapio_cases));
         tcase_add_test(tc, test_clock_backwards_reprimes);
