@@ -464,6 +464,40 @@ static void manager_observe_state(Manager *m, Observation *o) {
         o->n_cands = 0;
 }
 
+/*
+ * Forget frozen processes that exited anyway: a SIGSTOP that reached a process already on its
+ * way out, or one SIGKILLed by someone else. Each one absent from the scan is checked through a
+ * pidfd before it is dropped, so a scan that missed it (a filter, a race) costs nothing.
+ */
+static void manager_forget_gone(Manager *m) {
+        bool dropped = false;
+
+        for (size_t i = registry_size(m->registry); i-- > 0;) {
+                RegistryEntry *e = registry_entry(m->registry, i);
+                bool seen = false;
+                int fd = -1, r;
+
+                if (e->how == REGISTRY_CHECKPOINT)
+                        continue;
+                for (size_t k = 0; k < m->n_procs && !seen; k++)
+                        seen = m->cands[k].pid == e->pid && m->cands[k].starttime == e->starttime;
+                if (seen)
+                        continue;
+                r = executor_pin(m->executor, e->pid, e->starttime, &fd);
+                if (r == 0) {
+                        closep(&fd);
+                        continue;
+                }
+                if (r != -ESRCH)
+                        continue;
+                log_info("Frozen process %s (pid %d) exited while frozen: forgetting it", e->name, (int) e->pid);
+                (void) registry_remove(m->registry, e->pid, e->starttime);
+                dropped = true;
+        }
+        if (dropped && !m->opt.dry_run)
+                (void) registry_persist(m->registry);
+}
+
 /* Scan when the step will need it (policy_scan_wanted()) or the idle sweep is due. */
 static void manager_observe_procs(Manager *m, Observation *o, bool want, Level level, bool idle) {
         if (!want && !idle)
@@ -471,6 +505,8 @@ static void manager_observe_procs(Manager *m, Observation *o, bool want, Level l
         m->filter.want_gpu = level >= LEVEL_ELEVATED;
         if (manager_scan(m) < 0)
                 return;
+        manager_forget_gone(m);
+        o->n_held = registry_to_held(m->registry, m->held, REGISTRY_MAX);
         o->scanned = true;
         o->n_cands = m->n_procs;
         o->gpu_uma_kb = m->gpu_uma_kb;

@@ -113,6 +113,16 @@ def main():
         r = mgd.mgctl('--json', 'status')
         tap.ok(r.returncode == 0 and '"level"' in r.stdout, 'mgctl --json status answers', r.stdout + r.stderr)
 
+        # a frozen process that dies anyway (here SIGKILLed by its user) is forgotten, not thawed later
+        gone = expendable[3]
+        os.kill(gone.pid, signal.SIGKILL)
+        gone.wait()
+        ok = wait_for(lambda: f'(pid {gone.pid}) exited while frozen' in mgd.text(), 5)
+        r = mgd.mgctl('list')
+        tap.ok(ok and r.returncode == 0 and str(gone.pid) not in r.stdout
+               and not any(int(a['pid']) == gone.pid for a in mgd.actions('thaw')),
+               'a frozen process killed by someone else is forgotten', r.stdout + mgd.text()[-1500:])
+
         # Critical: the runaway is the one terminated.
         fake.set(stall=0.6, avail_kb=int(0.5 * GIB))
         ok = wait_for(lambda: hog.poll() is not None, 10)
