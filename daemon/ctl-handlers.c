@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,20 @@ static void status_spike(Manager *m, CtlReply *r) {
                               m->config.spike_mode ? "on" : "off", builds, waves,
                               blame_to_string(aggressor_blame(&m->ps->aggressor)),
                               spike_reserve_kb(&m->ps->spike, &m->config));
+}
+
+/* The memory model of the last tick (policy/release.h), and how fast trigger events were decided. */
+static void status_memory(Manager *m, CtlReply *r) {
+        const MemModel *mm = &m->memm;
+        char left[32] = "inf";
+
+        if (isfinite(mm->left_usec))
+                (void) snprintf(left, sizeof left, "%.1f", mm->left_usec / USEC_PER_SEC);
+        (void) ctl_reply_line(r, "headroom_kb=%" PRIu64 " floor_kb=%" PRIu64 " decline_kbs=%.0f left_s=%s"
+                              " need_kb=%" PRIi64 " triggers=%" PRIu64 " decision_worst_ms=%.1f",
+                              mm->headroom_kb, mm->floor_kb, mm->decline_kbs, left,
+                              MAX(mm->need_kb, (int64_t) 0), m->decisions,
+                              (double) m->decision_worst_usec / USEC_PER_MSEC);
 }
 
 /* The cgroup actuators: what is in force now, and the reclaim done since start. */
@@ -78,6 +93,7 @@ static int h_status(void *userdata, CtlReply *r) {
                               "dry_run=%s", trigger, m->cgroup2_root[0] ? "yes" : "no",
                               m->checkpoint_available ? "yes" : "no", m->zram_compact_available ? "yes" : "no",
                               m->swap_reclaim_available ? "yes" : "no", m->opt.dry_run ? "yes" : "no");
+        status_memory(m, r);
         status_spike(m, r);
         status_cgroups(m, r);
         return 0;

@@ -350,7 +350,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 manager_free(TAKE_PTR(m));
                 return r;
         }
-        policy_state_init(m->ps, &m->config, now_usec(CLOCK_MONOTONIC));
+        m->ps_init_at = now_usec(CLOCK_MONOTONIC);
+        policy_state_init(m->ps, &m->config, m->ps_init_at);
         r = manager_sources(m);
         if (r >= 0)
                 r = manager_ctl_start(m);

@@ -88,6 +88,11 @@ typedef struct Manager {
         usec_t confirm_at;              /* a confirming tick shortly after a trigger event */
         bool triggered;                 /* this tick was run by a PSI trigger event */
         usec_t trigger_at;              /* the last trigger event not yet followed by an action */
+        usec_t trigger_event_at;        /* the first trigger event not yet decided on */
+        uint64_t decisions;             /* trigger events decided on */
+        usec_t ps_init_at;              /* when policy_state_init() ran (the trace's I record) */
+        usec_t decision_worst_usec;     /* the longest from a trigger event to its tick's end */
+        MemModel memm;                  /* the last step's memory model (STATUS) */
         const PsiSource *trigger_src;   /* ... and whose trigger it was */
         uint64_t ticks, scans;
 

@@ -25,6 +25,8 @@
 /* Idle reclaim looks for idle background apps this often at Normal (one scan each time), or at
  * half of idle_reclaim_after if that is shorter. */
 #define IDLE_SWEEP_USEC (120 * USEC_PER_SEC)
+/* A trigger event is decided on within this (issue 10: mgd itself is never stalled) */
+#define DECISION_MAX_USEC (100 * USEC_PER_MSEC)
 
 _Static_assert(MANAGER_PROCS_MAX <= STEP_CANDS_MAX, "the step's scratch covers every candidate");
 _Static_assert(REGISTRY_MAX <= STEP_HELD_MAX, "the step's scratch covers every held process");
@@ -68,6 +70,8 @@ void manager_checkpoint_failed(Manager *m, const char *name) {
 
 void sense_trigger_fired(Manager *m, const PsiSource *src) {
         m->triggered = true;
+        if (!m->trigger_event_at)
+                m->trigger_event_at = now_usec(CLOCK_MONOTONIC);
         if (!m->trigger_at) {
                 m->trigger_at = now_usec(CLOCK_MONOTONIC);
                 m->trigger_src = src;
@@ -541,6 +545,25 @@ static void manager_apply(Manager *m, const Observation *o, const StepOutput *ou
                 m->trigger_at = 0;      /* a trigger that led to nothing */
 }
 
+/*
+ * A trigger event's tick is done: how long it took from the event to here, in mgd's own time.
+ * Over DECISION_MAX_USEC is logged (something in mgd is slow: a scan, a blocking read); the
+ * worst and the count are in STATUS.
+ */
+static void manager_decided(Manager *m) {
+        usec_t d;
+
+        if (!m->trigger_event_at)
+                return;
+        d = now_usec(CLOCK_MONOTONIC) - m->trigger_event_at;
+        m->trigger_event_at = 0;
+        m->decisions++;
+        m->decision_worst_usec = MAX(m->decision_worst_usec, d);
+        if (d > DECISION_MAX_USEC)
+                log_warning("Decided %.1f ms after the PSI trigger event, over the %llu ms bound",
+                            (double) d / USEC_PER_MSEC, (unsigned long long) (DECISION_MAX_USEC / USEC_PER_MSEC));
+}
+
 int manager_tick(Manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC), next;
         Observation *o = &m->obs;
@@ -572,7 +595,10 @@ int manager_tick(Manager *m) {
                 manager_schedule_tick(m, out.next_tick);
                 return out.error;
         }
+        m->memm = out.mem;
         manager_apply(m, o, &out, want, idle, now);
+        if (o->triggered)
+                manager_decided(m);
         manager_history_tick(m, now);
         manager_hibernate_tick(m, now);
         manager_notify(m, prev);

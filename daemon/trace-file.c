@@ -40,6 +40,8 @@ int manager_trace_open(Manager *m) {
         }
         log_info("Tracing every tick to %s", m->opt.trace_path);
         manager_trace_config(m);
+        if (m->trace && trace_write_init(m->ps_init_at, trace_write, m->trace) < 0)
+                trace_failed(m, -EIO);
         return 0;
 }
 

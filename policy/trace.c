@@ -136,6 +136,13 @@ int trace_write_config(const PolicyConfig *c, TraceWriteFn w, void *userdata) {
         return r;
 }
 
+int trace_write_init(usec_t now, TraceWriteFn w, void *userdata) {
+        Line l = {};
+
+        line_add(&l, "I now=%" PRIu64, (uint64_t) now);
+        return line_emit(&l, w, userdata);
+}
+
 static int write_cand(const Candidate *x, TraceWriteFn w, void *userdata) {
         Line l = {};
 
@@ -535,6 +542,8 @@ int trace_read_line(TraceReader *rd, const char *line, size_t len) {
         }
         if (!rd->magic)
                 return bad(rd, "not a trace: the first line is not \"" TRACE_MAGIC "\"");
+        if (len == 0 || line[0] == '#')
+                return TRACE_MORE;
         if (len == 0 || (len > 1 && line[1] != ' '))
                 return bad(rd, "not a record");
         if (fields_split(line + MIN(len, (size_t) 2), end, &fs) < 0)
@@ -552,6 +561,12 @@ int trace_read_line(TraceReader *rd, const char *line, size_t len) {
                 rd->config.rules = rd->rules;
                 rd->config.n_rules = rd->n_rules;
                 return TRACE_CONFIG;
+        case 'I': {
+                int r = 0;
+
+                GET_U64(&fs, "now", rd->init_now, r);
+                return r < 0 ? bad(rd, "the init record's time does not parse") : TRACE_INIT;
+        }
         case 'O': return read_observation(rd, &fs);
         case 'P': return read_psi(rd, &fs);
         case 'C': return read_cand(rd, &fs);

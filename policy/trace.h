@@ -13,6 +13,8 @@
  *   K name=VALUE                         a configuration scalar (policy_config_defaults() names)
  *   R name= pattern= field= source= protect= priority= checkpoint= build= origin=
  *   G                                    the configuration above is complete (and after a reload)
+ *   I now=                               policy_state_init() ran at now (once, after the first G)
+ *   # ...                                a comment (fixtures say what they hold); empty lines too
  *   O now= trig= cgp= scan= fg= ckpt= busy= vexit= vavail= gpu= zorig= zused= page=
  *     mem= avail= swap= swapfree= pswpin= pswpout=
  *   P i= ok= some10= full10= some= full=           one per PSI source
@@ -39,11 +41,14 @@ typedef int (*TraceWriteFn)(const char *line, size_t len, void *userdata);
 int trace_write_config(const PolicyConfig *c, TraceWriteFn w, void *userdata);
 int trace_write_observation(const Observation *o, TraceWriteFn w, void *userdata);
 int trace_write_output(const StepOutput *out, TraceWriteFn w, void *userdata);
+/* The time the policy state was initialised at (policy_state_init()): a replay starts from it. */
+int trace_write_init(usec_t now, TraceWriteFn w, void *userdata);
 
 /* The reader's events, from trace_read_line(). */
 typedef enum TraceEvent {
         TRACE_MORE,                     /* nothing complete yet */
         TRACE_CONFIG,                   /* r->config holds a (new) configuration */
+        TRACE_INIT,                     /* the state was initialised at r->init_now */
         TRACE_STEP,                     /* r->obs and r->recorded hold one whole tick */
 } TraceEvent;
 
@@ -55,6 +60,7 @@ typedef struct TraceReader {
         Rule rules[TRACE_RULES_MAX];
         size_t n_rules;
         bool in_config;
+        usec_t init_now;
         Observation obs;
         Candidate cands[STEP_CANDS_MAX];
         HeldProcess held[STEP_HELD_MAX];

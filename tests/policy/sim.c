@@ -465,6 +465,8 @@ static void mgd_tick(Sim *s, bool triggered) {
         observe(s, &o, triggered);
         if (policy_scan_wanted(s->state, s->config, &o, &level) || s->st.steps % 12 == 0)
                 scan(s, &o);
+        if (s->on_observe)
+                s->on_observe(s->userdata, &o);
         policy_step(s->config, s->state, &o, &out);
         s->st.steps++;
         if (s->on_step)

@@ -113,6 +113,8 @@ typedef struct Sim {
         double stall_1s[2];             /* [0] this second's stall, [1] its start */
         SimStats st;
         /* called after every step with what it saw and decided (a trace writer, say) */
+        /* called with each observation right before the step is given it */
+        void (*on_observe)(void *userdata, const Observation *o);
         void (*on_step)(void *userdata, const Observation *o, const StepOutput *out);
         void *userdata;
 } Sim;

@@ -9,12 +9,17 @@
  *   - nothing dies while a less important process lives (the runaway mgd named excepted);
  *   - nothing is frozen 60 s after the last stall, nor longer than max_frozen.
  * MGD_SIM_VERBOSE=1 prints every run's figures next to the kernel-only run of the same seed.
+ *
+ * And the trace: a run recorded as mgd --trace records it (policy/trace.h), read back and replayed
+ * through policy_step() from a fresh state, decides exactly what the run decided, tick by tick.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/trace.h"
 #include "tests/check-main.h"
 #include "tests/policy/policy-test.h"
 #include "tests/policy/sim.h"
@@ -226,6 +231,41 @@ static bool debugging(unsigned seed) {
         return v && strtoul(v, NULL, 10) == seed;
 }
 
+/* ---- recording a run as a trace ---- */
+
+typedef struct Recorder {
+        FILE *f;
+        bool started;
+        int error;
+} Recorder;
+
+static Recorder *recorder;              /* run() records the mgd run into it when set */
+
+static int rec_write(const char *line, size_t len, void *userdata) {
+        return fwrite(line, 1, len, userdata) == len ? 0 : -EIO;
+}
+
+static void rec_observe(void *userdata, const Observation *o) {
+        Recorder *r = userdata;
+
+        if (!r->started) {
+                r->started = true;
+                if (r->error >= 0)
+                        r->error = trace_write_config(&config, rec_write, r->f);
+                if (r->error >= 0)
+                        r->error = trace_write_init(10 * SEC, rec_write, r->f);     /* sim_init()'s now */
+        }
+        if (r->error >= 0)
+                r->error = trace_write_observation(o, rec_write, r->f);
+}
+
+static void rec_step(void *userdata, const Observation *o, const StepOutput *out) {
+        Recorder *r = userdata;
+
+        if (r->error >= 0)
+                r->error = trace_write_output(out, rec_write, r->f);
+}
+
 static SimStats run(const Scenario *sc, bool mgd) {
         Rng r = { .s = sc->seed };
         SimParams p = {
@@ -242,6 +282,11 @@ static SimStats run(const Scenario *sc, bool mgd) {
         add_burst(sc, &r);
         if (mgd && debugging(sc->seed))
                 sim->on_step = debug_step;
+        if (mgd && recorder) {
+                sim->on_observe = rec_observe;
+                sim->on_step = rec_step;
+                sim->userdata = recorder;
+        }
         sim_run(sim);
         return sim->st;
 }
@@ -305,6 +350,86 @@ START_TEST(test_family) {
 }
 END_TEST
 
+static void assert_same_step(const StepOutput *got, const StepOutput *want, unsigned line) {
+        ck_assert_msg(got->error == want->error && got->level == want->level && got->target == want->target &&
+                      got->next_tick == want->next_tick && got->held_back == want->held_back &&
+                      got->n_acts == want->n_acts,
+                      "trace line %u: the replay decided level %d target %d next %llu held_back %u, %zu actions; "
+                      "the run level %d target %d next %llu held_back %u, %zu actions", line, got->level, got->target,
+                      (unsigned long long) got->next_tick, got->held_back, got->n_acts, want->level, want->target,
+                      (unsigned long long) want->next_tick, want->held_back, want->n_acts);
+        for (size_t i = 0; i < got->n_acts; i++) {
+                const StepAction *a = &got->acts[i], *b = &want->acts[i];
+
+                ck_assert_msg(a->action == b->action && a->why == b->why && a->index == b->index && a->pid == b->pid &&
+                              a->starttime == b->starttime && a->priority == b->priority &&
+                              a->footprint_kb == b->footprint_kb && a->aggressor == b->aggressor,
+                              "trace line %u, action %zu: the replay decided %s pid %d (%s), the run %s pid %d (%s)",
+                              line, i, action_to_string(a->action), (int) a->pid, step_why_to_string(a->why),
+                              action_to_string(b->action), (int) b->pid, step_why_to_string(b->why));
+        }
+}
+
+/* Replays a whole trace through policy_step(); returns the steps replayed. */
+static unsigned replay_exact(char *text, size_t size) {
+        static TraceReader rd;
+        static StepAction acts[2 * STEP_CANDS_MAX];
+        PolicyState *st = calloc(1, sizeof(*st));
+        unsigned steps = 0;
+        bool configured = false;
+        char *p = text, *end = text + size;
+
+        ck_assert(st);
+        trace_reader_init(&rd);
+        while (p < end) {
+                char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                int r = trace_read_line(&rd, p, len);
+
+                ck_assert_msg(r >= 0, "trace line %u: %s", rd.line, rd.error);
+                if (r == TRACE_CONFIG && configured)
+                        policy_state_reconfigure(st, &rd.config);
+                configured |= r == TRACE_CONFIG;
+                if (r == TRACE_INIT)
+                        policy_state_init(st, &rd.config, rd.init_now);
+                if (r == TRACE_STEP) {
+                        StepOutput out = { .acts = acts, .max_acts = ELEMENTSOF(acts) };
+
+                        policy_step(&rd.config, st, &rd.obs, &out);
+                        assert_same_step(&out, &rd.recorded, rd.line);
+                        steps++;
+                }
+                p += len + 1;
+        }
+        trace_reader_done(&rd);
+        free(st);
+        return steps;
+}
+
+/* Seeds of every kind of scenario: their recorded runs replay to the very same decisions. */
+START_TEST(test_trace_replays_exactly) {
+        for (unsigned seed = 1; seed <= 12; seed++) {
+                Recorder rec = {};
+                char *text = NULL;
+                size_t size = 0;
+                Scenario sc;
+                unsigned steps;
+
+                rec.f = open_memstream(&text, &size);
+                ck_assert(rec.f);
+                scenario_of(seed, &sc);
+                recorder = &rec;
+                (void) run(&sc, true);
+                recorder = NULL;
+                ck_assert_int_eq(fclose(rec.f), 0);
+                ck_assert_msg(rec.error >= 0, "seed %u: writing the trace failed: %s", seed, strerror(-rec.error));
+                steps = replay_exact(text, size);
+                ck_assert_msg(steps == sim->st.steps, "seed %u: %u steps replayed of %u", seed, steps, sim->st.steps);
+                free(text);
+        }
+}
+END_TEST
+
 static Suite *sim_suite(void) {
         Suite *s = suite_create("policy-sim");
         TCase *tc = tcase_create("family");
@@ -312,6 +437,11 @@ static Suite *sim_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_family);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("trace");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_trace_replays_exactly);
         suite_add_tcase(s, tc);
         return s;
 }

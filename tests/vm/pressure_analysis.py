@@ -7,6 +7,9 @@ The guest (tests/vm/guest/scenario.sh) only records; everything is computed here
   pressure_analysis.py OUT_DIR               the run's metrics as JSON
   pressure_analysis.py --check-mgd OUT_DIR   the CI assertions on an mgd run: PASS/FAIL lines,
                                              exit status 1 if any failed
+  pressure_analysis.py --check-invariants OUT_DIR
+                                             the matrix's invariants on a run of any arm, the
+                                             same way (invariants() gives them to the report)
 
 Every time is CLOCK_MONOTONIC of the guest in ms: the workloads' marks, the sampler's rows and
 the journal's __MONOTONIC_TIMESTAMP share it; the busybox guest's kernel log uses the kernel's
@@ -29,6 +32,18 @@ PROTECT_ENTRY = ('keepassxc',)
 HOG = 'node'
 NEWCOMERS = ('cargo', 'cef_server')
 DESTRUCTIVE = ('kill', 'terminate', 'checkpoint')
+# Each workload name's priority in mgd's built-in table (daemon/builtin-rules.c; the test checks
+# the two agree): lower is more important; 0-19 is the protected tier, 60 and above expendable.
+# Names the table does not know get the default, 50. The protect entry and the foreground are
+# protected whatever their number.
+PRIORITY = {'kwin_wayland': 5, 'pipewire': 5, 'wireplumber': 5, 'plasmashell': 10, 'code': 30, 'firefox': 40,
+            'DiscoverNotifie': 70, 'update-notifier': 70, 'baloo_file': 78, 'Isolated Web Co': 85,
+            'Web Content': 85}
+DEFAULT_PRIORITY = 50
+EXPENDABLE_MIN = 60
+LEFT_FROZEN_S = 60          # nothing may stay frozen this long after the pressure is gone
+MAX_FROZEN_S = 180 + 15     # mgd's max_frozen default, and a tick's slack
+DECISION_MAX_MS = 100       # a trigger's decision, in mgd's own time
 STALL_ONSET_PCT = 10.0      # the stall began when a second held this much "some" stall
 CALM_PCT = 10.0             # ... and was over after the last second above this
 SIGNALS = {'1': 'SIGHUP', '2': 'SIGINT', '6': 'SIGABRT', '9': 'SIGKILL', '15': 'SIGTERM'}
@@ -252,7 +267,13 @@ class Run:
         return out
 
     def trigger_time(self):
-        """When the scenario's trouble starts: the hog, or the build."""
+        """When the scenario's trouble starts: the hog, or the build; in a matrix scenario, the
+        first process started 10 s or more after the desktop's launch."""
+        launch = self.mark('launch')
+        if str(self.meta.get('scenario', '')).startswith('mx-') and launch is not None:
+            late = [t for t, _ in self.starts.values() if t >= launch + 10000]
+            if late:
+                return min(late)
         return self.first_start(HOG) or self.first_start('cargo') or self.mark('launch')
 
     def outcome(self, pid):
@@ -464,6 +485,101 @@ def check_mgd(run, rss_max_kb, thaw_batch):
     return check
 
 
+
+# ---- the matrix's invariants, for any arm ---------------------------------------------------------
+
+def priority_of(name):
+    return PRIORITY.get(name, DEFAULT_PRIORITY)
+
+
+def invariants(run):
+    """[(ok, text)] for the contract, whoever the arm: nobody signals the protected, nothing dies
+    while a less important process lives (the scenario's runaway excepted), the kernel's OOM
+    killer never runs while an expendable process lives, nothing stays frozen past the pressure
+    or past the bound, and (mgd) every trigger is decided within DECISION_MAX_MS."""
+    check = Checks()
+    m = run.metrics()
+    stop = run.stopping or run.mark('stop')
+    check(m['complete'], f'the scenario ran to its end ({len(run.samples)} samples)')
+    aggressors = set(run.meta.get('aggressors', HOG).split())
+    fg = int(run.meta.get('foreground_pid', 0) or 0)
+    protected = {p for p, (_, n) in run.starts.items()
+                 if priority_of(n) < 20 or n in PROTECT_ENTRY} | ({fg} if fg else set())
+    daemon = [a for a in run.actions if a.actor not in ('kernel',) and (stop is None or a.t < stop)]
+    hit = sorted({f'{a.actor} {a.kind} {run.name_of(a.pid)} ({a.pid})' for a in daemon if a.pid in protected})
+    died = sorted(f'{run.name_of(p)} ({p}) {run.outcome(p)}' for p in protected if run.outcome(p).startswith('killed'))
+    frozen = sorted({f'{n} ({p})' for t, k, p, how, n in run.frozen_log if p in protected and k == 'frozen'})
+    check(not hit and not died and not frozen,
+          'nobody signalled the 0-19 tier, the protect entry or the foreground' +
+          ''.join(f'; {w}: {", ".join(x)}' for w, x in (('acted on', hit), ('killed', died), ('frozen', frozen)) if x))
+
+    def alive_at(pid, t):
+        t0 = run.starts[pid][0]
+        t1 = run.exits.get(pid, (None,))[0]
+        return t0 <= t and (t1 is None or t1 > t)
+
+    deaths = sorted((run.exits[p][0], p) for p in run.starts
+                    if p in run.exits and run.outcome(p).startswith('killed'))
+    inversions = []
+    for t, pid in deaths:
+        name = run.name_of(pid)
+        if name in aggressors:
+            continue
+        worse = [q for q in run.starts if q != pid and q not in protected and alive_at(q, t)
+                 and priority_of(run.name_of(q)) > priority_of(name)]
+        if worse:
+            inversions.append(f'{name} ({pid}, prio {priority_of(name)}) died while {len(worse)} less important '
+                              f'lived, e.g. {run.name_of(worse[0])} ({worse[0]}, prio {priority_of(run.name_of(worse[0]))})')
+    check(not inversions, 'nothing died while a less important process lived' +
+          (': ' + '; '.join(inversions[:3]) + (f' (+{len(inversions) - 3})' if len(inversions) > 3 else '')
+           if inversions else f' ({len(deaths)} deaths)'))
+
+    oom = [a for a in run.actions if a.actor == 'kernel' and (stop is None or a.t < stop)]
+    bad_oom = []
+    for a in oom:
+        exp = [q for q in run.starts if priority_of(run.name_of(q)) >= EXPENDABLE_MIN and q != a.pid and alive_at(q, a.t)]
+        if exp:
+            bad_oom.append(f'{a.name} ({a.pid}) with {len(exp)} expendable alive, e.g. {run.name_of(exp[0])}')
+    check(not bad_oom, 'the kernel\'s OOM killer never ran while an expendable process lived' +
+          (': it killed ' + '; '.join(bad_oom) if bad_oom else f' ({len(oom)} OOM kills in all)'))
+
+    # frozen episodes from the sampler's own view: [(pid, name, from, to or None)]
+    open_, episodes = {}, []
+    for t, kind, pid, how, name in run.frozen_log:
+        if kind == 'frozen':
+            open_.setdefault(pid, (t, name))
+        elif pid in open_:
+            t0, n = open_.pop(pid)
+            episodes.append((pid, n, t0, t))
+    end = run.mark('stopped') or (run.samples[-1]['t_ms'] if run.samples else None)
+    for pid, (t0, n) in open_.items():
+        gone = run.exits.get(pid, (None,))[0]
+        episodes.append((pid, n, t0, gone if gone is not None and (stop is None or gone < stop) else None))
+    rate = run.stall_rate()
+    trig = run.trigger_time()
+    last_stall = max((t for t, p in rate if p >= CALM_PCT and (trig is None or t >= trig)), default=trig)
+    limit = (last_stall or 0) + LEFT_FROZEN_S * 1000
+    left = [f'{n} ({p}) frozen {(t0 - (trig or t0)) / 1000:.0f} s in, still frozen {(min(t1 or end or limit, stop or end or limit) - limit) / 1000:.0f} s past the limit'
+            for p, n, t0, t1 in episodes if (t1 is None or t1 > limit) and (stop is None or t0 < stop)
+            and (t1 is not None or (end or 0) >= limit or run.outcome(p) == 'alive')]
+    short_run = end is not None and end < limit and not left
+    check(not left, f'nothing was left frozen {LEFT_FROZEN_S} s after the pressure was gone' +
+          (': ' + '; '.join(left[:4]) if left else
+           (f' (the run ended {(limit - end) / 1000:.0f} s before that point, nothing frozen at its end)' if short_run else '')))
+    long_ = [f'{n} ({p}) {((t1 or end or t0) - t0) / 1000:.0f} s' for p, n, t0, t1 in episodes
+             if ((t1 or end or t0) - t0) > MAX_FROZEN_S * 1000]
+    check(not long_, f'no process stayed frozen longer than {MAX_FROZEN_S} s' + (': ' + ', '.join(long_) if long_ else ''))
+
+    if run.meta.get('arm') == 'mgd':
+        status = ' '.join(read_lines(os.path.join(run.out, 'mgctl-status.txt')))
+        worst = re.search(r'decision_worst_ms\s+(\d+(?:\.\d+)?)', status)
+        n = re.search(r'\btriggers\s+(\d+)', status)
+        check(worst and float(worst.group(1)) <= DECISION_MAX_MS,
+              f'every trigger event was decided within {DECISION_MAX_MS} ms of mgd\'s time' +
+              (f' (worst {worst.group(1)} ms over {n.group(1) if n else "?"} events)' if worst else
+               ': mgctl status gave no decision_worst_ms'))
+    return check
+
 def main(argv):
     if len(argv) == 3 and argv[1] == '--check-mgd':
         run = Run(argv[2])
@@ -473,6 +589,14 @@ def main(argv):
         print('INFO: ' + ', '.join(f'{k}={m.get(k)}' for k in (
             'psi_some_ms', 'psi_full_ms', 'session_full_ms', 'stall_onset_s', 'first_action_s',
             'stall_duration_s', 'probe_worst_ms', 'probe_p99_ms', 'min_memavail_mb', 'hog_end', 'hog_gone_s')))
+        return 0 if checks.print() else 1
+    if len(argv) == 3 and argv[1] == '--check-invariants':
+        run = Run(argv[2])
+        checks = invariants(run)
+        m = run.metrics()
+        print('INFO: ' + ', '.join(f'{k}={m.get(k)}' for k in (
+            'scenario', 'psi_some_ms', 'psi_full_ms', 'probe_worst_ms', 'min_memavail_mb', 'n_frozen', 'n_killed',
+            'killed', 'daemon_cpu_ms', 'daemon_hwm_kb')))
         return 0 if checks.print() else 1
     if len(argv) == 2:
         json.dump(Run(argv[1]).metrics(), sys.stdout, indent=1)

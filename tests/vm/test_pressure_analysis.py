@@ -58,6 +58,7 @@ class Fixture:
                        (20200, 'frozen', PIDS['baloo_file'], 'cgroup', 'baloo_file'),
                        (61100, 'thawed', PIDS['Isolated Web Co'], 'cgroup', 'Isolated Web Co')]
         self.final = [(pid, 'S', 0, name) for name, pid in PIDS.items() if name != 'node']
+        self.status = ['level              normal', 'triggers           12', 'decision_worst_ms  4.2']
 
     def write(self, d):
         def put(name, lines):
@@ -89,6 +90,7 @@ class Fixture:
         put('probe.txt', ['11000 100 300000'] + frames + ['S frames=100'])
         put('journal.json', [json.dumps(e) for e in self.journal])
         put('foreground.txt', ['Foreground set to pid 103.'])
+        put('mgctl-status.txt', self.status)
 
 
 def analyse(fix):
@@ -195,6 +197,68 @@ class TestCheckMgd(unittest.TestCase):
         fix = Fixture()
         fix.meta['daemon_hwm_kb'] = '20000'
         self.assertTrue(any('peak RSS' in t for t in failed(analyse(fix)[2])))
+
+
+def matrix_fixture():
+    """A good mgd run of a matrix scenario: every freeze thawed, only the runaway killed."""
+    fix = Fixture()
+    fix.meta.update(scenario='mx-1g-z50-burst-s2', aggressors='node')
+    fix.frozen += [(60100, 'thawed', PIDS['baloo_file'], 'cgroup', 'baloo_file')]
+    return fix
+
+
+def invariants(fix):
+    with tempfile.TemporaryDirectory() as d:
+        fix.write(d)
+        return failed(pa.invariants(pa.Run(d)).results)
+
+
+class TestInvariants(unittest.TestCase):
+    def test_good_run_holds_them(self):
+        self.assertEqual(invariants(matrix_fixture()), [])
+
+    def test_the_priorities_agree_with_the_builtin_table(self):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'daemon', 'builtin-rules.c')) as f:
+            table = f.read()
+        for name, prio in pa.PRIORITY.items():
+            # the entry's examples name it, and its priority follows the pattern on the same entry
+            entry = next((e for e in table.split('\n        { ') if f'"{name}"' in e.split('E(', 1)[-1]), None)
+            self.assertIsNotNone(entry, name)
+            self.assertIn(f'MATCH_NAME, {prio},', entry.replace('\n', ' ').replace('  ', ' '), name)
+
+    def test_kernel_oom_kill_while_a_tab_lives_fails(self):
+        fix = matrix_fixture()
+        fix.exits[PIDS['cargo']] = (30000, 'signal:9')
+        fix.journal.append({'__MONOTONIC_TIMESTAMP': '30000000', '_TRANSPORT': 'kernel',
+                            'MESSAGE': 'Out of memory: Killed process 111 (cargo) total-vm:1kB'})
+        self.assertTrue(any('OOM killer never ran' in t for t in invariants(fix)))
+
+    def test_the_ide_dying_while_a_tab_lives_fails(self):
+        fix = matrix_fixture()
+        fix.exits[PIDS['code']] = (30000, 'signal:9')
+        self.assertTrue(any('less important process lived' in t for t in invariants(fix)))
+
+    def test_the_runaway_may_die_first(self):
+        fix = matrix_fixture()
+        self.assertEqual(fix.exits[PIDS['node']][1], 'signal:9')
+        self.assertFalse(any('less important' in t for t in invariants(fix)))
+
+    def test_frozen_long_after_the_pressure_fails(self):
+        fix = matrix_fixture()
+        fix.frozen = [f for f in fix.frozen if f[2] != PIDS['baloo_file'] or f[1] == 'frozen']
+        fix.marks.insert(-1, (100000, 'calm quiet=10'))
+        fix.marks[-1] = (101000, 'stop')
+        self.assertTrue(any('left frozen 60 s' in t for t in invariants(fix)))
+
+    def test_a_slow_decision_fails(self):
+        fix = matrix_fixture()
+        fix.status[-1] = 'decision_worst_ms  150.0'
+        self.assertTrue(any('decided within 100 ms' in t for t in invariants(fix)))
+
+    def test_the_protected_frozen_fails(self):
+        fix = matrix_fixture()
+        fix.frozen.append((30000, 'frozen', PIDS['pipewire'], 'sigstop', 'pipewire'))
+        self.assertTrue(any('nobody signalled' in t for t in invariants(fix)))
 
 
 class Tap(unittest.TextTestResult):

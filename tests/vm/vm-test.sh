@@ -8,6 +8,8 @@
 #   vm-test.sh psi-helper|cgroups MGD_BUILD_DIR WORKLOADS_DIR   tests/vm/guest/MODE.sh with mgd
 #   vm-test.sh privileged MGD_BUILD_DIR WORKLOADS_DIR    install.sh --privileged/--undo, then mgd
 #                                                        as the user service with the grants
+#   vm-test.sh matrix NAME MGD_BUILD_DIR WORKLOADS_DIR   a scenario of the matrix (scenario_matrix.py)
+#                                                        with mgd, its invariants checked on the host
 #
 # Needs root (qemu, the cache in /var/cache/mgd-vm). MGD_VM_KEEP=1 keeps the share (results,
 # console log) and prints where it is.
@@ -55,6 +57,18 @@ MGDVM_PRIVILEGED=${MGDVM_PRIVILEGED:-0} MGDVM_SCENARIO=incident-short MGDVM_ARM=
 EOT
         boot=(systemd --mem 1024 --timeout 840)
         ;;
+matrix)
+        scen=${2:?scenario name}; build=${3:?mgd build dir}; wl=${4:?workloads dir}
+        "$here/mgd-vm" share "$share" "$wl" --mgd "$build" >&2 ||
+                { echo "1..1"; echo "not ok 1 - install mgd from $build into the share"; exit 1; }
+        "$here/scenario_matrix.py" spec "$scen" > "$share/scenario.spec" &&
+                "$here/scenario_matrix.py" env "$scen" > "$share/scenario.env" ||
+                { echo "1..1"; echo "not ok 1 - generate the scenario $scen"; exit 1; }
+        . "$share/scenario.env"
+        { sed 's/^/export /' "$share/scenario.env"
+          echo "MGDVM_TRACE=1 MGDVM_SCENARIO=$scen MGDVM_ARM=mgd MGDVM_MGD_CONF=bench sh /host/guest/scenario.sh"; } > "$share/run.sh"
+        boot=(systemd --mem "$MGDVM_MEM_MIB" --timeout $((MGDVM_END_MAX + MGDVM_CALM_MAX + 240)))
+        ;;
 *)
         echo "usage: vm-test.sh basics GUEST WORKLOADS | incident MGD_BUILD WORKLOADS" >&2
         exit 2
@@ -69,6 +83,12 @@ tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || failed=$((failed + 1))
 if [ $mode = incident ] && [ $rc = 0 ]; then
         # the verdict on mgd's run comes from the host-side analysis of what the guest recorded
         python3 "$here/pressure_analysis.py" --check-mgd "$share/out" > "$share/checks.txt"
+        arc=$?
+        cat "$share/checks.txt" >&2
+elif [ $mode = matrix ] && [ $rc = 0 ]; then
+        # the matrix's invariants: who was signalled by anyone, inversions, the kernel's OOM kills,
+        # what stayed frozen, mgd's decision latency
+        python3 "$here/pressure_analysis.py" --check-invariants "$share/out" > "$share/checks.txt"
         arc=$?
         cat "$share/checks.txt" >&2
 fi

@@ -4,12 +4,14 @@
  * new page with partly random content, and that keeps re-touching a share of what it already
  * holds (a leaking node process still walks its heap), so the pages it pushed to zram come back
  * and the whole guest stalls, not just the hog. At MAX it holds for HOLD seconds, still
- * re-touching, then exits 0. It never handles SIGTERM: its exit status tells who ended it.
+ * re-touching, then exits 0. It never handles SIGTERM: its exit status tells who ended it. With
+ * -I it ignores SIGTERM (as a wedged process does), so only SIGKILL ends it.
  *
  *   mgw-hog [-n NAME] -m MAX_MIB [-r RATE_MIB_S] [-H HOLD_S] [-R RANDOM_PCT] [-T RETOUCH_PCT_S]
- *           [-s SEED] [-q]
+ *           [-s SEED] [-q] [-I]
  */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,7 @@ static void hog_retouch(Hog *h) {
 
 static void usage(void) {
         fprintf(stderr, "usage: mgw-hog [-n NAME] -m MAX_MIB [-r RATE_MIB_S] [-H HOLD_S] [-R RANDOM_PCT]\n"
-                        "               [-T RETOUCH_PCT_S] [-s SEED] [-q]\n");
+                        "               [-T RETOUCH_PCT_S] [-s SEED] [-q] [-I]\n");
         exit(2);
 }
 
@@ -59,7 +61,7 @@ int main(int argc, char **argv) {
         usec_t start, reached = 0, next;
         int c;
 
-        while ((c = getopt(argc, argv, "n:m:r:H:R:T:s:q")) >= 0)
+        while ((c = getopt(argc, argv, "n:m:r:H:R:T:s:qI")) >= 0)
                 switch (c) {
                 case 'n': name = optarg; break;
                 case 'm': max_mib = wl_opt_u64("mgw-hog", c, optarg, 1, 1 << 20); break;
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
                 case 'T': h.retouch_pct_s = (unsigned) wl_opt_u64("mgw-hog", c, optarg, 0, 1000); break;
                 case 's': seed = wl_opt_u64("mgw-hog", c, optarg, 0, UINT64_MAX); break;
                 case 'q': h.quiet = true; break;
+                case 'I': (void) signal(SIGTERM, SIG_IGN); break;
                 default: usage();
                 }
         if (max_mib == 0 || optind != argc)

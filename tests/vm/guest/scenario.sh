@@ -3,12 +3,16 @@
 # every verdict and metric is computed on the host from what it leaves in /host/out
 # (tests/vm/pressure_analysis.py), so the guest does no arithmetic under pressure.
 #
-#   MGDVM_SCENARIO  incident | incident-short | build | clean
+#   MGDVM_SCENARIO  incident | incident-short | build | clean, or a matrix scenario (mx-..., see
+#                   tests/vm/scenario_matrix.py) whose spec is /host/scenario.spec and whose
+#                   MGDVM_SWAP_PCT, MGDVM_END_NAMES, MGDVM_END_COUNT, MGDVM_END_MAX,
+#                   MGDVM_CALM_MAX and MGDVM_AGGRESSORS the host sets
 #   MGDVM_ARM       none (the kernel's OOM killer) | mgd | earlyoom | nohang | oomd
 #   MGDVM_SEED      seed of every workload (default 1)
 #   MGDVM_MGD_CONF  which mgd-*.conf of the share is the session's mgd.conf (default bench)
+#   MGDVM_TRACE=1   mgd records its policy trace (mgd --trace) into /host/out/mgd.trace
 #
-# Timeline: zram swap as large as RAM; the arm's daemon starts; the sampler starts; the launcher
+# Timeline: zram swap as large as RAM (MGDVM_SWAP_PCT % of it; 0: no swap); the arm's daemon starts; the sampler starts; the launcher
 # starts the desktop and, on its schedule, the scenario's workload; the run waits for the
 # workload's end (the hog gone, the build done), then for calm (stall below 1 % for 10 s and,
 # for mgd, nothing left frozen), snapshots who is still frozen, stops the daemon and the desktop,
@@ -29,19 +33,29 @@ mark() { echo "$(now_ms) $*" >> $OUT/marks.txt; }
 meta() { echo "$1=$2" >> $OUT/meta.txt; }
 die() { echo "scenario: $*"; mark "error $*"; exit 1; }
 
+SWAP_PCT=100 END_COUNT=1
 case $SCEN in
-incident) END_NAME=node END_MAX=300 CALM_MAX=180 ;;
-incident-short) END_NAME=node END_MAX=150 CALM_MAX=150 ;;
-build) END_NAME=cargo END_MAX=900 CALM_MAX=120 ;;
-clean) END_NAME=cargo END_MAX=600 CALM_MAX=60 ;;
-*) die "unknown scenario '$SCEN' (incident, incident-short, build, clean)" ;;
+incident) END_NAMES=node END_MAX=300 CALM_MAX=180 ;;
+incident-short) END_NAMES=node END_MAX=150 CALM_MAX=150 ;;
+build) END_NAMES=cargo END_MAX=900 CALM_MAX=120 ;;
+clean) END_NAMES=cargo END_MAX=600 CALM_MAX=60 ;;
+mx-*)
+	[ -r /host/scenario.spec ] || die "no /host/scenario.spec for $SCEN"
+	SWAP_PCT=${MGDVM_SWAP_PCT:?} END_NAMES=${MGDVM_END_NAMES:?} END_COUNT=${MGDVM_END_COUNT:?}
+	END_MAX=${MGDVM_END_MAX:?} CALM_MAX=${MGDVM_CALM_MAX:?}
+	meta aggressors "${MGDVM_AGGRESSORS:-}"
+	;;
+*) die "unknown scenario '$SCEN' (incident, incident-short, build, clean, mx-...)" ;;
 esac
 case $ARM in
 none | earlyoom) ;;
 mgd | nohang | oomd) [ $KIND = systemd ] || die "the $ARM arm needs the systemd guest" ;;
 *) die "unknown arm '$ARM' (none, mgd, earlyoom, nohang, oomd)" ;;
 esac
-cat $G/desktop.spec $G/$SCEN.spec > /tmp/scenario.spec || die "no spec for $SCEN"
+case $SCEN in
+mx-*) cat $G/desktop.spec /host/scenario.spec > /tmp/scenario.spec ;;
+*) cat $G/desktop.spec $G/$SCEN.spec > /tmp/scenario.spec ;;
+esac || die "no spec for $SCEN"
 
 # ---- the arms ------------------------------------------------------------------------------------
 
@@ -70,6 +84,13 @@ mgd_start() {
 	as_desk "$mgd" --check-config > $OUT/mgd-check-config.txt 2>&1 ||
 		die "mgd rejects $conf: $(cat $OUT/mgd-check-config.txt)"
 	meta mgd_version "$("$mgd" --version 2>&1 | head -n1)"
+	if [ "${MGDVM_TRACE:-0}" = 1 ]; then
+		# the policy's trace, in the user's own /tmp while it runs (9p is slow), copied at the end
+		install -d -o $DESK_USER -g $DESK_USER /home/$DESK_USER/.config/systemd/user/mgd.service.d
+		printf '[Service]\nExecStart=\nExecStart=%s --trace /tmp/mgd.trace\n' "$mgd" \
+			> /home/$DESK_USER/.config/systemd/user/mgd.service.d/trace.conf
+		meta mgd_trace 1
+	fi
 	as_desk systemctl --user daemon-reload
 	if as_desk systemctl --user cat mgd.service > /dev/null 2>&1; then
 		meta mgd_unit "installed mgd.service"
@@ -117,7 +138,8 @@ arm_stop() {
 	case $ARM in
 	none) ;;
 	mgd) as_desk mgctl status > $OUT/mgctl-status.txt 2>&1
-	     as_desk systemctl --user stop mgd.service ;;
+	     as_desk systemctl --user stop mgd.service
+	     [ -f /tmp/mgd.trace ] && gzip -c /tmp/mgd.trace > $OUT/mgd.trace.gz ;;
 	*) if [ $KIND = systemd ]; then systemctl stop "$(arm_unit)"; else [ -n "$pid" ] && kill "$pid"; fi ;;
 	esac
 }
@@ -173,7 +195,9 @@ if [ $KIND = systemd ]; then
 	# Debian enables systemd-oomd; it is an arm here, not a bystander
 	[ $ARM = oomd ] || systemctl stop systemd-oomd.service systemd-oomd.socket 2>/dev/null
 fi
-zram_on "$(mem_total_kb)" || die "no zram swap"
+if [ "$SWAP_PCT" -gt 0 ]; then
+	zram_on "$(($(mem_total_kb) * SWAP_PCT / 100))" || die "no zram swap"
+fi
 meta swap_total_kb "$(awk '/^SwapTotal:/ {print $2}' /proc/meminfo)"
 meta vm_swappiness "$(cat /proc/sys/vm/swappiness)"
 mark boot-ready
@@ -198,10 +222,16 @@ fi
 launcher=$!
 tell_mgd_foreground
 
+# how many of the scenario's own processes (END_NAMES) have ended
+ended_count() {
+	awk -v names=" $END_NAMES " '$2 == "exit" { n = $0; sub(/^[0-9]+ exit [0-9]+ [^ ]+ /, "", n)
+	                                             if (index(names, " " n " ")) c++ } END { print c + 0 }' $OUT/launcher.events
+}
+
 t0=$(now_ms)
 ended=0
 while [ $((($(now_ms) - t0) / 1000)) -lt $END_MAX ]; do
-	if grep -Eq " exit [0-9]+ [^ ]+ $END_NAME\$" $OUT/launcher.events; then
+	if [ "$(ended_count)" -ge "$END_COUNT" ]; then
 		ended=1
 		break
 	fi
