@@ -36,6 +36,8 @@
 #define POLL_MIN_USEC (100 * USEC_PER_MSEC)
 /* Swap with less room than this (after compression) keeps nobody's frozen pages. */
 #define SWAP_ROOM_MIN_PCT 5
+/* A runaway that may die out of turn holds at least this fraction (1/N) of RAM. */
+#define RUNAWAY_RAM_DIV 4
 
 const char *step_why_to_string(StepWhy w) {
         static const char *const names[_WHY_MAX] = {
@@ -241,17 +243,45 @@ static ssize_t step_least_important(const PolicyConfig *c, const PolicyState *s,
 }
 
 /*
+ * May the aggressor die before processes less important than it? Only a runaway beyond doubt: it
+ * holds a large share of RAM (RUNAWAY_RAM_DIV) and more than everything less important together,
+ * so that ending all of them would give back less than it alone holds. A compiler of a burst, a
+ * build's worker or a browser faulting hard is the fastest grower of its moment, not such a
+ * runaway: it waits its turn like anyone.
+ */
+static bool step_out_of_turn(const PolicyConfig *c, const PolicyState *s, const Observation *o,
+                             const StepOutput *out, const Decision *d) {
+        uint64_t below = 0;
+
+        if (!d->aggressor || d->footprint_kb * RUNAWAY_RAM_DIV < o->mem.mem_total_kb)
+                return false;
+        for (size_t i = 0; i < o->n_cands; i++) {
+                const Candidate *cand = &o->cands[i];
+                uint64_t kb = cand->rss_kb + cand->swap_kb;
+
+                if (i == d->index || kb < RELEASE_MIN_FOOTPRINT_KB || (o->foreground > 0 && cand->pid == o->foreground) ||
+                    inflight_has(s->inflight, cand->pid, cand->starttime) ||
+                    step_victim_decided(out, cand->pid, cand->starttime) ||
+                    policy_priority(c, cand, o->foreground) <= d->priority)
+                        continue;
+                below += kb;
+        }
+        return d->footprint_kb > below;
+}
+
+/*
  * A destructive decision goes out, and its memory counts as on its way back. The contract first:
- * nothing dies while a less important process lives, so a victim (the runaway excepted) with a
- * less important process still alive gives its place to that one. The level's plan picks the
- * frozen heavy at High, for instance, and a running notifier of a higher number must go first.
+ * nothing dies while a less important process lives, so a victim (a runaway beyond doubt
+ * excepted) with a less important process still alive gives its place to that one. The level's
+ * plan picks the frozen heavy at High, for instance, and a running notifier of a higher number
+ * must go first.
  */
 static void step_push_victim(const PolicyConfig *c, PolicyState *s, const Observation *o, StepOutput *out,
                              const Decision *d, StepWhy why) {
         Decision x = *d;
         const Candidate *cand;
         int lp;
-        ssize_t l = x.aggressor ? -1 : step_least_important(c, s, o, out, &lp);
+        ssize_t l = step_out_of_turn(c, s, o, out, &x) ? -1 : step_least_important(c, s, o, out, &lp);
 
         if (l >= 0 && lp > x.priority) {
                 const Candidate *lc = &o->cands[l];
@@ -262,6 +292,7 @@ static void step_push_victim(const PolicyConfig *c, PolicyState *s, const Observ
                 x.starttime = lc->starttime;
                 x.priority = lp;
                 x.footprint_kb = lc->rss_kb + lc->swap_kb;
+                x.aggressor = false;
                 x.action = lc->frozen != FREEZE_NONE ? ACTION_KILL :
                         d->action == ACTION_CHECKPOINT ? (ckpt ? ACTION_CHECKPOINT : ACTION_TERMINATE) : d->action;
         }

@@ -171,11 +171,14 @@ static int sim_priority(const Sim *s, const SimProc *x) {
         return x->protect || x->pid == s->foreground ? -1 : x->priority;
 }
 
-/* A kill of x while a less important process lives (the aggressor excepted) breaks the contract. */
-static void check_inversion(Sim *s, const SimProc *x, bool aggressor) {
+/*
+ * A kill of x while a less important process lives breaks the contract, unless x is the scenario's
+ * runaway: whom mgd names the aggressor does not matter, the ground truth does.
+ */
+static void check_inversion(Sim *s, const SimProc *x) {
         int px = sim_priority(s, x);
 
-        if (aggressor || px < 0)
+        if (x->culprit || px < 0)
                 return;
         for (size_t i = 0; i < s->n; i++) {
                 const SimProc *y = &s->procs[i];
@@ -211,7 +214,7 @@ static void unfreeze(Sim *s, SimProc *x) {
 
 static void end_proc(Sim *s, SimProc *x, SimEnd how) {
         if (how == SIM_KILLED_KERNEL)
-                check_inversion(s, x, false);
+                check_inversion(s, x);
         unfreeze(s, x);
         x->end = how;
         x->end_at = s->now;
@@ -402,7 +405,7 @@ static void scan(Sim *s, Observation *o) {
 static void act_destroy(Sim *s, SimProc *x, const StepAction *a) {
         if (x->kill_at || x->term_at || x->ckpt_done_at)
                 return;
-        check_inversion(s, x, a->aggressor);
+        check_inversion(s, x);
         s->st.mgd_kills++;
         s->avail_before_victim = (uint64_t) mem_available(s);
         if (a->action == ACTION_KILL || x->frozen)

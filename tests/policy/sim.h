@@ -56,7 +56,7 @@ typedef struct SimProc {
         usec_t ckpt_done_at;            /* a dump in progress ends then */
         uint64_t majflt;
         int oom_adj;
-        bool aggressor_kill;            /* mgd's kill of it named it the aggressor */
+        bool culprit;                   /* the scenario's runaway (ground truth): it may die out of turn */
 } SimProc;
 
 typedef struct SimParams {

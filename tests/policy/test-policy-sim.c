@@ -135,15 +135,18 @@ static void add_runaway(const Scenario *sc, Rng *r) {
         case RUN_DEAF:
                 x = add("node", 10, total, sc->rate_mbs, 0.1, at, life);
                 x->ignores_term = sc->runaway == RUN_DEAF;
+                x->culprit = true;
                 break;
         case RUN_CHILD:
                 x = add("node", 10, total, sc->rate_mbs, 0.1, at, life);
                 x->ppid = sim->foreground;
+                x->culprit = true;
                 break;
         case RUN_MANY:
                 for (int i = 0; i < 30; i++) {
                         x = add("node", 2, total / 30, sc->rate_mbs / 30, 0.1, at + (usec_t) i * 100000, life);
                         x->ppid = 999;
+                        x->culprit = true;
                 }
                 break;
         default:
@@ -153,7 +156,8 @@ static void add_runaway(const Scenario *sc, Rng *r) {
 
 static void add_burst(const Scenario *sc, Rng *r) {
         double ram = sc->ram_gib * 1024, budget = ram * (1 + sc->swap_frac) * 1.3, sum = 0;
-        usec_t at = 25 * SEC;
+        /* with the runaway's first seconds, as the guest's matrix has it, or later in the incident */
+        usec_t at = (usec_t) (rng_uniform(r, 17, 27) * SEC);
 
         switch (sc->burst) {
         case BURST_HEAVY:
@@ -161,7 +165,7 @@ static void add_burst(const Scenario *sc, Rng *r) {
                 while (sum < budget) {
                         double mib = rng_uniform(r, 100, 250);
 
-                        add("testjob", 5, mib, mib / rng_uniform(r, 0.5, 2), 0.3, at, (usec_t) rng_uniform(r, 3, 8) * SEC);
+                        add("cc1plus", 5, mib, mib / rng_uniform(r, 0.5, 2), 0.3, at, (usec_t) rng_uniform(r, 3, 8) * SEC);
                         sum += mib;
                         at += (usec_t) rng_uniform(r, 0.5, 2) * SEC;
                 }

@@ -6,7 +6,8 @@
  * step decides on the same observations, tick by tick:
  *   - no action on the 0-19 tier, a protect entry or the foreground;
  *   - no process is ended (terminate, kill, checkpoint) while a less important one that may die
- *     lives and is not itself on its way out, the runaway (the decision's aggressor) excepted;
+ *     lives and is not itself on its way out, the runaway excepted (the decision's aggressor, and
+ *     only while it holds a quarter of RAM or more);
  *   - the same trace replayed twice decides the same (no hidden state, no clock, no I/O).
  * And the reader: comments, a bad record named with its line.
  */
@@ -86,7 +87,9 @@ static void check_step(Replay *r, const char *file, const Observation *o, const 
                 const Candidate *v = cand_of(o, a->pid, a->starttime);
                 int vp;
 
-                if (!destructive(a->action) || a->aggressor || !v)
+                /* out of turn only a runaway holding a quarter of RAM at least (a burst's compiler waits) */
+                if (!destructive(a->action) || !v ||
+                    (a->aggressor && (v->rss_kb + v->swap_kb) * 4 >= o->mem.mem_total_kb))
                         continue;
                 vp = policy_priority(c, v, o->foreground);
                 for (size_t k = 0; k < o->n_cands; k++) {
