@@ -550,18 +550,22 @@ static void manager_apply(Manager *m, const Observation *o, const StepOutput *ou
  * Over DECISION_MAX_USEC is logged (something in mgd is slow: a scan, a blocking read); the
  * worst and the count are in STATUS.
  */
-static void manager_decided(Manager *m) {
+static void manager_decided(Manager *m, const usec_t lap[static 5]) {
         usec_t d;
 
         if (!m->trigger_event_at)
                 return;
         d = now_usec(CLOCK_MONOTONIC) - m->trigger_event_at;
-        m->trigger_event_at = 0;
         m->decisions++;
         m->decision_worst_usec = MAX(m->decision_worst_usec, d);
         if (d > DECISION_MAX_USEC)
-                log_warning("Decided %.1f ms after the PSI trigger event, over the %llu ms bound",
-                            (double) d / USEC_PER_MSEC, (unsigned long long) (DECISION_MAX_USEC / USEC_PER_MSEC));
+                log_warning("Decided %.1f ms after the PSI trigger event, over the %llu ms bound: %.1f ms to the "
+                            "tick, reading %.1f ms, scan %.1f ms, step %.1f ms, actions %.1f ms",
+                            (double) d / USEC_PER_MSEC, (unsigned long long) (DECISION_MAX_USEC / USEC_PER_MSEC),
+                            (double) (lap[0] - MIN(lap[0], m->trigger_event_at)) / USEC_PER_MSEC,
+                            (double) (lap[1] - lap[0]) / USEC_PER_MSEC, (double) (lap[2] - lap[1]) / USEC_PER_MSEC,
+                            (double) (lap[3] - lap[2]) / USEC_PER_MSEC, (double) (lap[4] - lap[3]) / USEC_PER_MSEC);
+        m->trigger_event_at = 0;
 }
 
 int manager_tick(Manager *m) {
@@ -569,11 +573,13 @@ int manager_tick(Manager *m) {
         Observation *o = &m->obs;
         StepOutput out = { .acts = m->acts, .max_acts = MANAGER_ACTS_MAX };
         Level prev = m->level, level;
+        usec_t lap[5];          /* tick start, read, scanned, decided, carried out */
         bool want, idle;
         int r;
 
         m->ticks++;
         m->last_tick = now;
+        lap[0] = now;
         r = sense_observe(m, now, o);
         if (r < 0) {
                 manager_schedule_tick(m, m->config.fast_tick_usec);
@@ -582,10 +588,13 @@ int manager_tick(Manager *m) {
         manager_observe_state(m, o);
         want = policy_scan_wanted(m->ps, &m->config, o, &level);
         idle = !want && now >= m->idle_sweep_next;
+        lap[1] = now_usec(CLOCK_MONOTONIC);
         manager_observe_procs(m, o, want, level, idle);
 
         manager_trace_observation(m, o);
+        lap[2] = now_usec(CLOCK_MONOTONIC);
         policy_step(&m->config, m->ps, o, &out);
+        lap[3] = now_usec(CLOCK_MONOTONIC);
         manager_trace_output(m, &out);
         m->level = out.level;
         m->target = out.target;
@@ -597,8 +606,9 @@ int manager_tick(Manager *m) {
         }
         m->memm = out.mem;
         manager_apply(m, o, &out, want, idle, now);
+        lap[4] = now_usec(CLOCK_MONOTONIC);
         if (o->triggered)
-                manager_decided(m);
+                manager_decided(m, lap);
         manager_history_tick(m, now);
         manager_hibernate_tick(m, now);
         manager_notify(m, prev);

@@ -522,15 +522,15 @@ static void step_backoff(const PolicyConfig *c, PolicyState *s, const Observatio
 
 /* ---- probation: a runaway thawed to see whether it grows again ---- */
 
-static Probation *probation_find(PolicyState *s, pid_t pid, uint64_t starttime) {
+static const Probation *probation_find(const PolicyState *s, pid_t pid, uint64_t starttime) {
         for (size_t i = 0; i < PROBATION_MAX; i++)
                 if (s->probation[i].pid == pid && s->probation[i].starttime == starttime)
                         return &s->probation[i];
         return NULL;
 }
 
-static bool probation_relapsed(PolicyState *s, pid_t pid, uint64_t starttime) {
-        Probation *p = probation_find(s, pid, starttime);
+static bool probation_relapsed(const PolicyState *s, pid_t pid, uint64_t starttime) {
+        const Probation *p = probation_find(s, pid, starttime);
 
         return p && p->relapsed;
 }
@@ -554,7 +554,7 @@ static bool probation_add(PolicyState *s, pid_t pid, uint64_t starttime, usec_t 
 
 /*
  * After the step: a process frozen again while on probation has relapsed (and stays frozen:
- * recovery skips it, its bound kills it); a probation that ran out is over; entries of processes
+ * recovery skips it, and it is resolved at once: step_overdue()); a probation that ran out is over; entries of processes
  * gone from the scan, and all of them when the incident is over, are dropped.
  */
 static void probation_update(PolicyState *s, const Observation *o, const StepOutput *out) {
@@ -607,7 +607,7 @@ static void step_recover(const PolicyConfig *c, PolicyState *s, const Observatio
                 /*
                  * One named the runaway comes back only in the calm, one at a time, on probation: a
                  * newcomer that had only started big finishes and exits; a runaway grows again, is
-                 * frozen again, and stays frozen until its bound kills it.
+                 * frozen again, and is killed (step_resolve()).
                  */
                 if (aggressor_is_flagged(&s->aggressor, h->pid, h->starttime)) {
                         if (!calm || probation_busy(s, o->now) || probation_relapsed(s, h->pid, h->starttime) ||
@@ -642,8 +642,13 @@ static ssize_t step_overdue(const PolicyConfig *c, const PolicyState *s, const O
 
                 if (h->kind != HELD_FROZEN || inflight_has(s->inflight, h->pid, h->starttime))
                         continue;
-                /* past the bound, or frozen through a whole calm that recovery could not use */
-                if (frozen_for < c->max_frozen_usec && !(calm_long && frozen_for >= grace))
+                /*
+                 * past the bound, frozen through a whole calm that recovery could not use, or a
+                 * runaway that grew again on probation: thawed, it would only grow again, and
+                 * frozen it holds its memory from everyone
+                 */
+                if (frozen_for < c->max_frozen_usec && !(calm_long && frozen_for >= grace) &&
+                    !probation_relapsed(s, h->pid, h->starttime))
                         continue;
                 if (best < 0 || h->since < held[best].since)
                         best = (ssize_t) i;

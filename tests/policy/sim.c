@@ -422,6 +422,7 @@ static void act_freeze(Sim *s, SimProc *x, const StepAction *a) {
                 return;
         x->frozen = true;
         x->frozen_at = s->now;
+        x->freezes++;
         s->st.mgd_freezes++;
         s->held[s->n_held++] = (HeldProcess) { .pid = x->pid, .starttime = x->starttime, .kind = HELD_FROZEN,
                                                .priority = a->priority, .footprint_kb = a->footprint_kb,
@@ -450,6 +451,7 @@ static void execute(Sim *s, const StepAction *a) {
                 if (present(x) && x->frozen) {
                         unfreeze(s, x);
                         held_remove(s, x->pid);
+                        x->thaws++;
                         s->st.mgd_thaws++;
                 }
                 break;

@@ -52,6 +52,7 @@ typedef struct SimProc {
         bool frozen;                    /* by mgd */
         usec_t frozen_at;
         usec_t frozen_longest;
+        unsigned freezes, thaws;        /* by mgd */
         usec_t term_at, kill_at;        /* pending: SIGTERM sent / SIGKILL takes effect */
         usec_t ckpt_done_at;            /* a dump in progress ends then */
         uint64_t majflt;
@@ -81,6 +82,7 @@ typedef struct SimStats {
         char inversion[160];
         unsigned mgd_kills, mgd_freezes, mgd_thaws;
         usec_t frozen_longest;
+        unsigned freezes, thaws;        /* by mgd */
         unsigned frozen_at_end;
         usec_t last_stall;              /* the last 1 s window with >= 10 % stall */
         usec_t frozen_after_calm;       /* how long after the last stall something was still frozen */

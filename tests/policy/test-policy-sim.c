@@ -434,6 +434,38 @@ START_TEST(test_trace_replays_exactly) {
 }
 END_TEST
 
+/*
+ * A runaway thawed on probation that grows again is frozen again and then killed at once: frozen,
+ * it would hold its memory from everyone until its bound (without swap, all of it in RAM).
+ * Slow runaways on the family's machines, until enough of them went through a probation.
+ */
+START_TEST(test_relapse_is_resolved) {
+        unsigned relapses = 0;
+
+        for (unsigned seed = 1; seed <= 400 && relapses < 5; seed++) {
+                Scenario sc = {
+                        .seed = seed, .ram_gib = 1 + seed % 2, .swap_frac = (double) (seed % 3) / 2,
+                        .rate_mbs = 10 + seed % 30, .runaway = RUN_ONE, .burst = BURST_NONE,
+                };
+                const SimProc *x = NULL;
+
+                (void) run(&sc, true);
+                for (size_t i = sim->n_desktop; i < sim->n; i++)
+                        if (sim->procs[i].culprit)
+                                x = &sim->procs[i];
+                ck_assert(x);
+                if (x->thaws == 0 || x->freezes < 2)
+                        continue;
+                relapses++;
+                ck_assert_msg(x->end == SIM_KILLED_MGD, "seed %u: the relapsed runaway ended %d", seed, (int) x->end);
+                ck_assert_msg(x->end_at - x->frozen_at <= 5 * SEC,
+                              "seed %u: the relapsed runaway stayed frozen %.1f s before its kill", seed,
+                              (double) (x->end_at - x->frozen_at) / SEC);
+        }
+        ck_assert_msg(relapses > 0, "no runaway went through a probation and relapsed");
+}
+END_TEST
+
 static Suite *sim_suite(void) {
         Suite *s = suite_create("policy-sim");
         TCase *tc = tcase_create("family");
@@ -441,6 +473,7 @@ static Suite *sim_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_family);
+        tcase_add_test(tc, test_relapse_is_resolved);
         suite_add_tcase(s, tc);
         tc = tcase_create("trace");
         tcase_add_checked_fixture(tc, setup, teardown);

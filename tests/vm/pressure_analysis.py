@@ -387,6 +387,7 @@ class Checks:
     def __init__(self):
         self.results = []
         self.info = []
+        self.figures = {}               # what the checks counted, for tables
 
     def __call__(self, ok, text):
         self.results.append((bool(ok), text))
@@ -509,6 +510,9 @@ def invariants(run):
     hit = sorted({f'{a.actor} {a.kind} {run.name_of(a.pid)} ({a.pid})' for a in daemon if a.pid in protected})
     died = sorted(f'{run.name_of(p)} ({p}) {run.outcome(p)}' for p in protected if run.outcome(p).startswith('killed'))
     frozen = sorted({f'{n} ({p})' for t, k, p, how, n in run.frozen_log if p in protected and k == 'frozen'})
+    check.figures['protected_daemon'] = len({a.pid for a in daemon if a.pid in protected} |
+                                            {p for t, k, p, how, n in run.frozen_log if p in protected and k == 'frozen'})
+    check.figures['protected_kernel'] = len({a.pid for a in run.actions if a.actor == 'kernel' and a.pid in protected})
     check(not hit and not died and not frozen,
           'nobody signalled the 0-19 tier, the protect entry or the foreground' +
           ''.join(f'; {w}: {", ".join(x)}' for w, x in (('acted on', hit), ('killed', died), ('frozen', frozen)) if x))
@@ -530,6 +534,7 @@ def invariants(run):
         if worse:
             inversions.append(f'{name} ({pid}, prio {priority_of(name)}) died while {len(worse)} less important '
                               f'lived, e.g. {run.name_of(worse[0])} ({worse[0]}, prio {priority_of(run.name_of(worse[0]))})')
+    check.figures['inversions'] = len(inversions)
     check(not inversions, 'nothing died while a less important process lived' +
           (': ' + '; '.join(inversions[:3]) + (f' (+{len(inversions) - 3})' if len(inversions) > 3 else '')
            if inversions else f' ({len(deaths)} deaths)'))
@@ -540,6 +545,8 @@ def invariants(run):
         exp = [q for q in run.starts if priority_of(run.name_of(q)) >= EXPENDABLE_MIN and q != a.pid and alive_at(q, a.t)]
         if exp:
             bad_oom.append(f'{a.name} ({a.pid}) with {len(exp)} expendable alive, e.g. {run.name_of(exp[0])}')
+    check.figures['oom_kills'] = len(oom)
+    check.figures['oom_while_expendable'] = len(bad_oom)
     check(not bad_oom, 'the kernel\'s OOM killer never ran while an expendable process lived' +
           (': it killed ' + '; '.join(bad_oom) if bad_oom else f' ({len(oom)} OOM kills in all)'))
 
@@ -562,18 +569,21 @@ def invariants(run):
     left = [f'{n} ({p}) frozen {(t0 - (trig or t0)) / 1000:.0f} s in, still frozen {(min(t1 or end or limit, stop or end or limit) - limit) / 1000:.0f} s past the limit'
             for p, n, t0, t1 in episodes if (t1 is None or t1 > limit) and (stop is None or t0 < stop)
             and (t1 is not None or (end or 0) >= limit or run.outcome(p) == 'alive')]
+    check.figures['left_frozen'] = len(left)
     short_run = end is not None and end < limit and not left
     check(not left, f'nothing was left frozen {LEFT_FROZEN_S} s after the pressure was gone' +
           (': ' + '; '.join(left[:4]) if left else
            (f' (the run ended {(limit - end) / 1000:.0f} s before that point, nothing frozen at its end)' if short_run else '')))
     long_ = [f'{n} ({p}) {((t1 or end or t0) - t0) / 1000:.0f} s' for p, n, t0, t1 in episodes
              if ((t1 or end or t0) - t0) > MAX_FROZEN_S * 1000]
+    check.figures['frozen_too_long'] = len(long_)
     check(not long_, f'no process stayed frozen longer than {MAX_FROZEN_S} s' + (': ' + ', '.join(long_) if long_ else ''))
 
     if run.meta.get('arm') == 'mgd':
         status = ' '.join(read_lines(os.path.join(run.out, 'mgctl-status.txt')))
         worst = re.search(r'decision_worst_ms\s+(\d+(?:\.\d+)?)', status)
         n = re.search(r'\btriggers\s+(\d+)', status)
+        check.figures['decision_worst_ms'] = float(worst.group(1)) if worst else None
         check(worst and float(worst.group(1)) <= DECISION_MAX_MS,
               f'every trigger event was decided within {DECISION_MAX_MS} ms of mgd\'s time' +
               (f' (worst {worst.group(1)} ms over {n.group(1) if n else "?"} events)' if worst else
