@@ -296,6 +296,8 @@ static void step_push_victim(const PolicyConfig *c, PolicyState *s, const Observ
                 x.action = lc->frozen != FREEZE_NONE ? ACTION_KILL :
                         d->action == ACTION_CHECKPOINT ? (ckpt ? ACTION_CHECKPOINT : ACTION_TERMINATE) : d->action;
         }
+        if (step_victim_decided(out, x.pid, x.starttime))
+                return;         /* a substitute chosen for an earlier decision of this tick */
         cand = &o->cands[x.index];
         step_push_decision(out, &x, why);
         inflight_add(s->inflight, x.pid, x.starttime, cand->rss_kb + cand->swap_kb, o->now);
@@ -388,9 +390,16 @@ static void step_spike_release(const PolicyConfig *c, PolicyState *s, const Obse
 
 /* Above Normal: the runaway, the blame, the plan, and a build's pause. Returns the aggressor. */
 static ssize_t step_act(const PolicyConfig *c, PolicyState *s, const Observation *o, StepOutput *out,
-                        const MemModel *m) {
+                        const MemModel *m, bool danger) {
         PlanInput in = step_plan_input(c, s, o, m);
         Decision *scratch = s->scratch.decisions;
+        /*
+         * With no stall this tick and memory not in danger the level's plan acts no more: the
+         * level lags the stall by its calm period. Growth alone is no reason to freeze or kill the
+         * fastest grower then (a burst's compiler frozen would hold its memory instead of
+         * finishing and giving it back), and memory running out is release()'s job.
+         */
+        bool quiet = s->score.stall_now_pct < c->recover_stall_pct && !danger;
         bool hold;
         size_t n;
 
@@ -413,10 +422,11 @@ static ssize_t step_act(const PolicyConfig *c, PolicyState *s, const Observation
                 StepWhy why = d->aggressor ? WHY_AGGRESSOR : WHY_PRIORITY;
 
                 if (d->action == ACTION_FREEZE) {
-                        step_push_decision(out, d, why);
+                        if (!(d->aggressor && quiet))
+                                step_push_decision(out, d, why);
                         continue;
                 }
-                if (hold || inflight_has(s->inflight, d->pid, d->starttime)) {
+                if (hold || quiet || inflight_has(s->inflight, d->pid, d->starttime)) {
                         out->held_back++;
                         continue;
                 }
@@ -768,7 +778,7 @@ static void step_decide(const PolicyConfig *c, PolicyState *s, Observation *o, S
                 step_spike_release(c, s, o, out);
         out->zram_compact = s->level > LEVEL_NORMAL;
         if (s->level > LEVEL_NORMAL && o->scanned && o->n_cands > 0)
-                aggressor = step_act(c, s, o, out, m);
+                aggressor = step_act(c, s, o, out, m, danger);
         else if (danger && o->scanned && o->n_cands > 0)
                 aggressor = step_guard(c, s, o, out);
         if (m->need_kb > 0 && o->scanned && o->n_cands > 0)
