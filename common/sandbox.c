@@ -249,7 +249,7 @@ int sandbox_file_caps(const char *path, uint64_t caps) {
         return 0;
 }
 
-int sandbox_run(const char *path, char *const argv[], int timeout_ms, int cgroup_procs) {
+int sandbox_run(const char *path, char *const argv[], char *const envp[], int timeout_ms, int cgroup_procs) {
         _cleanup_close_ int pidfd = -1;
         struct rlimit rl;
         int status = 0;
@@ -267,7 +267,7 @@ int sandbox_run(const char *path, char *const argv[], int timeout_ms, int cgroup
                         (void) !write(cgroup_procs, "0", 1);    /* "0": the writer itself */
                 (void) dup2(STDERR_FILENO, STDOUT_FILENO);
                 (void) close_range(3, ~0U, 0);
-                (void) execve(path, argv, (char *[]) { NULL });
+                (void) execve(path, argv, envp ? envp : (char *const[]) { NULL });
                 _exit(127);
         }
         pidfd = pidfd_open(child, 0);
@@ -307,7 +307,7 @@ static long long elapsed_ms(const struct timespec *t0) {
         return (long long) (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-int sandbox_run_checked(char *const argv[], int timeout_ms, int cgroup_procs, int log_dfd,
+int sandbox_run_checked(char *const argv[], char *const envp[], int timeout_ms, int cgroup_procs, int log_dfd,
                         const char *log_file) {
         const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
         struct timespec t0;
@@ -315,7 +315,7 @@ int sandbox_run_checked(char *const argv[], int timeout_ms, int cgroup_procs, in
         int status;
 
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
-        status = sandbox_run(argv[0], argv, timeout_ms, cgroup_procs);
+        status = sandbox_run(argv[0], argv, envp, timeout_ms, cgroup_procs);
         ms = elapsed_ms(&t0);
         if (status == -ETIMEDOUT) {
                 sandbox_relay_errors(log_dfd, log_file, prog);

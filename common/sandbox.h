@@ -71,13 +71,14 @@ int sandbox_helper_start(const char *tag, int argc, const SandboxSpec *spec, int
 int sandbox_file_caps(const char *path, uint64_t caps);
 
 /*
- * For a helper that runs a program (criu): fork+execve path with argv and an EMPTY environment,
+ * For a helper that runs a program (criu): fork+execve path with argv and envp (NULL: an empty
+ * environment; else a fixed one the helper built, never one it was given),
  * stdout onto stderr, no fd above 2, the RLIMIT_NOFILE soft limit back at the hard one; wait at
  * most timeout_ms, then SIGKILL it. With cgroup_procs >= 0 (an open cgroup.procs), the child
  * moves itself into that cgroup before execve (where it cannot, it runs where we are). Returns
  * its wait status (>= 0), -ETIMEDOUT or -errno.
  */
-int sandbox_run(const char *path, char *const argv[], int timeout_ms, int cgroup_procs);
+int sandbox_run(const char *path, char *const argv[], char *const envp[], int timeout_ms, int cgroup_procs);
 
 /*
  * sandbox_run() of argv[0], its outcome logged and as -errno: 0 (exit status 0), -ETIMEDOUT,
@@ -85,7 +86,7 @@ int sandbox_run(const char *path, char *const argv[], int timeout_ms, int cgroup
  * program's own log file log_dfd/log_file that contain "Error" are relayed to our log), or what
  * sandbox_run() returned.
  */
-int sandbox_run_checked(char *const argv[], int timeout_ms, int cgroup_procs, int log_dfd,
+int sandbox_run_checked(char *const argv[], char *const envp[], int timeout_ms, int cgroup_procs, int log_dfd,
                         const char *log_file);
 
 /* The criu the checkpoint helper runs: MGD_CRIU_PATH (meson -Dcriu_path), or in test builds

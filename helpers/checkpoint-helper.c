@@ -12,7 +12,7 @@
  * own, a bounding set cut to criu's two when it can, numbers as the only input, the target
  * validated and pinned before anything (privsep_target_pin()), criu's argv built only from
  * validated fields, criu run by the absolute path fixed at build time with an empty environment
- * and no inherited fds, and images written only below a 0700 directory of the peer user, found
+ * (CRIU_FAULT=130 alone where hardware breakpoints never fire: common/hwbp.h) and no inherited fds, and images written only below a 0700 directory of the peer user, found
  * via getpwuid(), never via the daemon's environment.
  */
 
@@ -30,11 +30,13 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/hwbp.h"
 #include "common/privsep.h"
 #include "common/readers.h"
 #include "common/sandbox.h"
 
 #define CRIU_TIMEOUT_MS 45000
+#define HWBP_PROBE_MS 200
 #define IMAGE_MARKER "mgd-image"
 #define IMAGE_NAME_MAX 17
 #define MARKER_MAX (PROC_CGROUP_MAX + 128)
@@ -57,6 +59,7 @@ typedef struct CheckpointHelper {
         const char *criu;
         PrivsepPeer peer;
         int refuse;                     /* -errno: this helper cannot serve this daemon */
+        bool no_breakpoints;            /* hardware breakpoints never fire here: criu goes without */
 } CheckpointHelper;
 
 /* An image: what its marker records (the cgroup is where the process lived), and where it is. */
@@ -145,8 +148,11 @@ static int criu_run(const CheckpointHelper *h, int dfd, const Image *im, bool du
                                "--log-file", "criu.log", "--shell-job", "--unprivileged",
                                dump ? "--tree" : "--restore-detached", dump ? tree : NULL, NULL };
 
+        char *const no_breakpoints[] = { (char *) HWBP_CRIU_ENV, NULL };
+
         (void) snprintf(tree, sizeof(tree), "%" PRIu32, im->pid);
-        return sandbox_run_checked(argv, CRIU_TIMEOUT_MS, cgroup_procs, dfd, "criu.log");
+        return sandbox_run_checked(argv, h->no_breakpoints ? no_breakpoints : NULL, CRIU_TIMEOUT_MS, cgroup_procs,
+                                   dfd, "criu.log");
 }
 
 /*
@@ -273,6 +279,17 @@ static int checkpoint_init(CheckpointHelper *h) {
             sandbox_root_path("/sys", h->sys, sizeof(h->sys)) < 0)
                 return -ENAMETOOLONG;
         h->criu = sandbox_criu_path();
+        /*
+         * criu stops its parasite at a hardware breakpoint; where one never fires (some virtual
+         * machines), criu would wait for it until our deadline kills it, every time
+         */
+        r = hwbp_probe(HWBP_PROBE_MS);
+        h->no_breakpoints = r == 0;
+        if (r == 0)
+                privsep_log(LOG_NOTICE, 0, "Hardware breakpoints do not fire on this machine (a virtual "
+                            "machine's debug registers?): criu runs without them (%s)", HWBP_CRIU_ENV);
+        else if (r < 0 && r != -EOPNOTSUPP)
+                privsep_log(LOG_WARNING, -r, "Cannot probe hardware breakpoints (%m): criu runs as it is");
         /* images are the peer's files, written with our uid: the two must be the same user */
         if (getuid() != h->peer.uid || geteuid() != h->peer.uid)
                 h->refuse = privsep_log(LOG_ERR, EPERM, "Runs as uid %u for a daemon of uid %u: refusing "

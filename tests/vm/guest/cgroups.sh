@@ -46,10 +46,13 @@ app tab "Isolated Web Co" 80 1000
 app notif update-notifier 4 1000
 app term konsole 20 1000
 app files nautilus 64 3600000
-sleep 3
+# each scope within 30 s: systemd-run and the user manager are slow on a loaded TCG host
 for a in mail tab notif term files; do
-	[ -d "$(scope $a)" ] || ko "no scope for $a"
+	i=0
+	while [ ! -d "$(scope $a)" ] && [ $i -lt 120 ]; do sleep 0.25; i=$((i + 1)); done
+	[ -d "$(scope $a)" ] || ko "no scope for $a after 30 s"
 done
+sleep 1
 check "the apps' scopes have cpu.weight and memory.reclaim (controllers delegated)" \
 	'[ -e "$(scope mail)/cpu.weight" ] && [ -e "$(scope tab)/memory.reclaim" ]' "$(ls $(scope mail) | tr '\n' ' ')"
 
