@@ -91,10 +91,11 @@ typedef struct Manager {
         usec_t trigger_event_at;        /* the first trigger event not yet decided on */
         uint64_t decisions;             /* trigger events decided on */
         usec_t ps_init_at;              /* when policy_state_init() ran (the trace's I record) */
-        usec_t decision_worst_usec;     /* the longest from a trigger event to its tick's end */
+        usec_t decision_worst_usec;     /* the longest from a trigger event to its tick's decision */
         MemModel memm;                  /* the last step's memory model (STATUS) */
         const PsiSource *trigger_src;   /* ... and whose trigger it was */
         uint64_t ticks, scans;
+        usec_t scanned_at;              /* the last process scan that worked; 0: none yet */
 
         /* preallocated for the pressure path */
         ProcEntry *procs;

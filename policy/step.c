@@ -764,7 +764,7 @@ static void step_decide(const PolicyConfig *c, PolicyState *s, Observation *o, S
         HeldProcess *held = s->scratch.held;
         ssize_t aggressor = -1;
 
-        if (o->scanned) {
+        if (o->scanned && !o->stale) {
                 out->builds_in_waves = spike_feed(&s->spike, c, o->cands, o->n_cands, o->now);
                 if (active) {
                         aggressor_feed(&s->aggressor, o->cands, o->n_cands, o->now);

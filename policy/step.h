@@ -42,6 +42,12 @@ typedef struct Observation {
          * sets .build and .build_tool), so they are not const.
          */
         bool scanned;
+        /*
+         * The candidates are the last scan's, not this tick's (scanned is set too): a trigger's
+         * tick decides on them at once and scans right after. The step acts on them but learns
+         * nothing from them (no growth, no build waves, no scan counted).
+         */
+        bool stale;
         Candidate *cands;
         size_t n_cands;
         const HeldProcess *held;        /* what mgd holds (frozen or checkpointed) */

@@ -160,10 +160,10 @@ int trace_write_observation(const Observation *o, TraceWriteFn w, void *userdata
         Line l = {};
         int r;
 
-        line_add(&l, "O now=%" PRIu64 " trig=%d cgp=%d scan=%d fg=%d ckpt=%d busy=%d vexit=%" PRIu64
+        line_add(&l, "O now=%" PRIu64 " trig=%d cgp=%d scan=%d stale=%d fg=%d ckpt=%d busy=%d vexit=%" PRIu64
                  " vavail=%" PRIu64 " gpu=%" PRIu64 " zorig=%" PRIu64 " zused=%" PRIu64 " page=%u mem=%" PRIu64
                  " avail=%" PRIu64 " swap=%" PRIu64 " swapfree=%" PRIu64 " pswpin=%" PRIu64 " pswpout=%" PRIu64,
-                 o->now, o->triggered, o->cgroup_pending, o->scanned, (int) o->foreground, o->checkpoint_available,
+                 o->now, o->triggered, o->cgroup_pending, o->scanned, o->stale, (int) o->foreground, o->checkpoint_available,
                  o->destructive_busy, o->victim_exited_at, o->avail_before_victim, o->gpu_uma_kb, o->zram_orig_kb,
                  o->zram_used_kb, o->page_size_kb, o->mem.mem_total_kb, o->mem.mem_available_kb,
                  o->mem.swap_total_kb, o->mem.swap_free_kb, o->pswpin, o->pswpout);
@@ -254,6 +254,13 @@ static int field_find(Fields *fs, const char *key, const char **ret, size_t *ret
                         return 0;
                 }
         return -ENOENT;
+}
+
+static bool field_present(Fields *fs, const char *key) {
+        const char *v;
+        size_t n;
+
+        return field_find(fs, key, &v, &n) >= 0;
 }
 
 static int field_u64(Fields *fs, const char *key, uint64_t *ret) {
@@ -399,6 +406,8 @@ static int read_observation(TraceReader *rd, Fields *fs) {
         GET_BOOL(fs, "trig", o->triggered, r);
         GET_BOOL(fs, "cgp", o->cgroup_pending, r);
         GET_BOOL(fs, "scan", o->scanned, r);
+        if (field_present(fs, "stale"))         /* traces before it have none: fresh scans */
+                GET_BOOL(fs, "stale", o->stale, r);
         GET_INT(fs, "fg", 0, INT32_MAX, o->foreground, r);
         GET_BOOL(fs, "ckpt", o->checkpoint_available, r);
         GET_BOOL(fs, "busy", o->destructive_busy, r);

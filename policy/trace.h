@@ -15,8 +15,8 @@
  *   G                                    the configuration above is complete (and after a reload)
  *   I now=                               policy_state_init() ran at now (once, after the first G)
  *   # ...                                a comment (fixtures say what they hold); empty lines too
- *   O now= trig= cgp= scan= fg= ckpt= busy= vexit= vavail= gpu= zorig= zused= page=
- *     mem= avail= swap= swapfree= pswpin= pswpout=
+ *   O now= trig= cgp= scan= stale= fg= ckpt= busy= vexit= vavail= gpu= zorig= zused= page=
+ *     mem= avail= swap= swapfree= pswpin= pswpout=   (stale= may be missing: 0)
  *   P i= ok= some10= full10= some= full=           one per PSI source
  *   C pid= st= ppid= rss= swap= gpu= majflt= adj= age= frozen= ckfail= name= exe= cmd=
  *   H pid= st= kind= prio= kb= since= fails=
