@@ -281,7 +281,17 @@ static void step_push_victim(const PolicyConfig *c, PolicyState *s, const Observ
         Decision x = *d;
         const Candidate *cand;
         int lp;
-        ssize_t l = step_out_of_turn(c, s, o, out, &x) ? -1 : step_least_important(c, s, o, out, &lp);
+        ssize_t l;
+
+        /*
+         * On the last scan's candidates no one dies: a process that started since is not among
+         * them, and it may be the less important one. The fresh scan follows at once.
+         */
+        if (o->stale) {
+                out->held_back++;
+                return;
+        }
+        l = step_out_of_turn(c, s, o, out, &x) ? -1 : step_least_important(c, s, o, out, &lp);
 
         if (l >= 0 && lp > x.priority) {
                 const Candidate *lc = &o->cands[l];

@@ -44,7 +44,8 @@ typedef struct Observation {
         bool scanned;
         /*
          * The candidates are the last scan's, not this tick's (scanned is set too): a trigger's
-         * tick decides on them at once and scans right after. The step acts on them but learns
+         * tick decides on them at once and scans right after. The step freezes on them but
+         * ends no one (a process started since may be the less important one) and learns
          * nothing from them (no growth, no build waves, no scan counted).
          */
         bool stale;

@@ -7,6 +7,8 @@
 #include "tests/policy/sim.h"
 
 #define DT_USEC (50 * USEC_PER_MSEC)
+/* daemon/tick.c's: a trigger's tick decides on a scan at most this old, then scans */
+#define STALE_SCAN_MAX_USEC (150 * USEC_PER_SEC)
 #define TRIGGER_WINDOW_USEC (2 * USEC_PER_SEC)
 #define TRIGGER_STALL_USEC (100 * USEC_PER_MSEC)
 #define TERM_EXIT_USEC (200 * USEC_PER_MSEC)    /* a process that handles SIGTERM is gone this soon */
@@ -462,14 +464,34 @@ static void execute(Sim *s, const StepAction *a) {
         }
 }
 
+/* As the daemon does on a trigger's tick: the last scan's candidates, what mgd holds brought up to date. */
+static bool scan_stale(Sim *s, Observation *o) {
+        if (!o->triggered || s->n_scanned == 0 || s->now > s->scanned_at + STALE_SCAN_MAX_USEC)
+                return false;
+        for (size_t i = 0; i < s->n_scanned; i++) {
+                const SimProc *x = by_pid(s, s->cands[i].pid);
+
+                s->cands[i].frozen = x && x->frozen ? FREEZE_CGROUP : FREEZE_NONE;
+        }
+        o->scanned = o->stale = true;
+        o->n_cands = s->n_scanned;
+        return true;
+}
+
 static void mgd_tick(Sim *s, bool triggered) {
         static Observation o;
         StepOutput out = { .acts = s->acts, .max_acts = ELEMENTSOF(s->acts) };
         Level level;
+        bool want, stale;
 
         observe(s, &o, triggered);
-        if (policy_scan_wanted(s->state, s->config, &o, &level) || s->st.steps % 12 == 0)
+        want = policy_scan_wanted(s->state, s->config, &o, &level);
+        stale = want && scan_stale(s, &o);
+        if (!stale && (want || s->st.steps % 12 == 0)) {
                 scan(s, &o);
+                s->n_scanned = o.n_cands;
+                s->scanned_at = s->now;
+        }
         if (s->on_observe)
                 s->on_observe(s->userdata, &o);
         policy_step(s->config, s->state, &o, &out);
@@ -478,7 +500,7 @@ static void mgd_tick(Sim *s, bool triggered) {
                 s->on_step(s->userdata, &o, &out);
         for (size_t i = 0; i < out.n_acts; i++)
                 execute(s, &out.acts[i]);
-        s->next_tick = s->now + MAX(out.next_tick, (usec_t) DT_USEC);
+        s->next_tick = s->now + (stale ? (usec_t) DT_USEC : MAX(out.next_tick, (usec_t) DT_USEC));
 }
 
 /* When the scenario's own processes (all but the first n_desktop) were last alive or still to come. */

@@ -109,6 +109,8 @@ typedef struct Sim {
         usec_t victim_exited_at;
         uint64_t avail_before_victim;
         Candidate cands[SIM_PROCS_MAX];
+        size_t n_scanned;               /* the last scan's candidates (cands), for a trigger's tick */
+        usec_t scanned_at;
         HeldProcess held[SIM_PROCS_MAX];
         size_t n_held;
         StepAction acts[2 * SIM_PROCS_MAX];
