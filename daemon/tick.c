@@ -28,11 +28,14 @@
 /* A trigger event is decided on within this (issue 10: mgd itself is never stalled) */
 #define DECISION_MAX_USEC (100 * USEC_PER_MSEC)
 /*
- * A trigger's tick decides on the last scan when it is at most this old (an idle sweep's), and
- * scans right after: under real pressure a scan of /proc stalls in the kernel's reclaim with
- * everyone else (0.2-2.2 s measured in the TCG guest), the decision must not wait for it.
+ * A trigger's tick decides on the last scan when it is at most this old, and scans right after:
+ * under real pressure a scan of /proc stalls in the kernel's reclaim with everyone else (0.2-2.2 s
+ * measured in the TCG guest), and the decision must not wait for it. Only a scan of this very
+ * incident will do (its fast ticks scan every second): an older one misses the runaway that
+ * started since, and a guest run spent the incident's first 25 s freezing idle tabs from a scan
+ * 2.5 s old while the runaway, not in it, grew to the OOM killer.
  */
-#define STALE_SCAN_MAX_USEC (IDLE_SWEEP_USEC + 30 * USEC_PER_SEC)
+#define STALE_SCAN_MAX_USEC (1500 * USEC_PER_MSEC)
 
 _Static_assert(MANAGER_PROCS_MAX <= STEP_CANDS_MAX, "the step's scratch covers every candidate");
 _Static_assert(REGISTRY_MAX <= STEP_HELD_MAX, "the step's scratch covers every held process");

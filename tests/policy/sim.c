@@ -8,7 +8,7 @@
 
 #define DT_USEC (50 * USEC_PER_MSEC)
 /* daemon/tick.c's: a trigger's tick decides on a scan at most this old, then scans */
-#define STALE_SCAN_MAX_USEC (150 * USEC_PER_SEC)
+#define STALE_SCAN_MAX_USEC (1500 * USEC_PER_MSEC)
 #define TRIGGER_WINDOW_USEC (2 * USEC_PER_SEC)
 #define TRIGGER_STALL_USEC (100 * USEC_PER_MSEC)
 #define TERM_EXIT_USEC (200 * USEC_PER_MSEC)    /* a process that handles SIGTERM is gone this soon */
