@@ -255,6 +255,18 @@ class TestInvariants(unittest.TestCase):
         fix.status[-1] = 'decision_worst_ms  150.0'
         self.assertTrue(any('decided within 100 ms' in t for t in invariants(fix)))
 
+    def test_the_bound_scales_with_a_slow_guest(self):
+        host = float(pa.guest_slowdown.__globals__['_host_calib'] or 0) or None
+        fix = matrix_fixture()
+        fix.status[-1] = 'decision_worst_ms  150.0'
+        fix.meta.update(cpu_calib_s='1000')      # a guest far slower than any host: the bound grows
+        self.assertEqual(invariants(fix), [])
+        fix.status[-1] = 'decision_worst_ms  999999999.0'
+        self.assertTrue(any('decided within 100 ms' in t for t in invariants(fix)))
+        fix.meta.update(cpu_calib_s='garbage')   # no figure: the bound as it is
+        fix.status[-1] = 'decision_worst_ms  150.0'
+        self.assertTrue(any('decided within 100 ms' in t for t in invariants(fix)), host)
+
     def test_the_protected_frozen_fails(self):
         fix = matrix_fixture()
         fix.frozen.append((30000, 'frozen', PIDS['pipewire'], 'sigstop', 'pipewire'))

@@ -200,6 +200,9 @@ if [ "$SWAP_PCT" -gt 0 ]; then
 fi
 meta swap_total_kb "$(awk '/^SwapTotal:/ {print $2}' /proc/meminfo)"
 meta vm_swappiness "$(cat /proc/sys/vm/swappiness)"
+# how much slower this guest computes than the host (TCG): the same fixed loop timed on both
+# (pressure_analysis.py scales mgd's decision bound by it)
+meta cpu_calib_s "$(python3 /host/guest/calib.py 2>/dev/null || echo 0)"
 mark boot-ready
 
 arm_start
