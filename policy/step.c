@@ -38,6 +38,8 @@
 #define SWAP_ROOM_MIN_PCT 5
 /* A runaway that may die out of turn holds at least this fraction (1/N) of RAM. */
 #define RUNAWAY_RAM_DIV 4
+/* ... or at least this many times the footprint of any other process that may die */
+#define RUNAWAY_LEAD 4
 
 const char *step_why_to_string(StepWhy w) {
         static const char *const names[_WHY_MAX] = {
@@ -244,29 +246,38 @@ static ssize_t step_least_important(const PolicyConfig *c, const PolicyState *s,
 
 /*
  * May the aggressor die before processes less important than it? Only a runaway beyond doubt: it
- * holds a large share of RAM (RUNAWAY_RAM_DIV) and more than everything less important together,
- * so that ending all of them would give back less than it alone holds. A compiler of a burst, a
- * build's worker or a browser faulting hard is the fastest grower of its moment, not such a
- * runaway: it waits its turn like anyone.
+ * holds more than everything less important together, so that ending all of them would give
+ * back less than it alone holds, and either a large share of RAM (RUNAWAY_RAM_DIV) or, outside
+ * any build, RUNAWAY_LEAD times any other process that may die (on a large machine a runaway is
+ * killed long before it holds a quarter of RAM). A compiler
+ * of a burst, a build's worker or a browser faulting hard is the fastest grower of its moment,
+ * not such a runaway: it waits its turn like anyone.
  */
 static bool step_out_of_turn(const PolicyConfig *c, const PolicyState *s, const Observation *o,
                              const StepOutput *out, const Decision *d) {
-        uint64_t below = 0;
+        uint64_t below = 0, next = 0;
 
-        if (!d->aggressor || d->footprint_kb * RUNAWAY_RAM_DIV < o->mem.mem_total_kb)
+        if (!d->aggressor)
                 return false;
         for (size_t i = 0; i < o->n_cands; i++) {
                 const Candidate *cand = &o->cands[i];
                 uint64_t kb = cand->rss_kb + cand->swap_kb;
+                int prio;
 
                 if (i == d->index || kb < RELEASE_MIN_FOOTPRINT_KB || (o->foreground > 0 && cand->pid == o->foreground) ||
                     inflight_has(s->inflight, cand->pid, cand->starttime) ||
-                    step_victim_decided(out, cand->pid, cand->starttime) ||
-                    policy_priority(c, cand, o->foreground) <= d->priority)
+                    step_victim_decided(out, cand->pid, cand->starttime))
                         continue;
-                below += kb;
+                prio = policy_priority(c, cand, o->foreground);
+                if (prio < 0)
+                        continue;
+                next = MAX(next, kb);
+                if (prio > d->priority)
+                        below += kb;
         }
-        return d->footprint_kb > below;
+        return d->footprint_kb > below &&
+                (d->footprint_kb * RUNAWAY_RAM_DIV >= o->mem.mem_total_kb ||
+                 (d->footprint_kb >= RUNAWAY_LEAD * next && o->cands[d->index].build == 0));
 }
 
 /*
