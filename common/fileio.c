@@ -176,10 +176,10 @@ int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_df
         return fd;
 }
 
-static int atomic_file_finish(int dfd, int fd, const char *tmp, const char *name, int r, bool durable) {
+int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r) {
         _cleanup_close_ int d = dfd, f = fd;
 
-        if (r >= 0 && durable && fsync(f) < 0)
+        if (r >= 0 && fsync(f) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(f)) < 0)
                 r = -errno;
@@ -189,15 +189,7 @@ static int atomic_file_finish(int dfd, int fd, const char *tmp, const char *name
                 (void) unlinkat(d, tmp, 0);
                 return r;
         }
-        return durable && fsync(d) < 0 ? -errno : 0;
-}
-
-int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r) {
-        return atomic_file_finish(dfd, fd, tmp, name, r, true);
-}
-
-int atomic_file_end_nosync(int dfd, int fd, const char *tmp, const char *name, int r) {
-        return atomic_file_finish(dfd, fd, tmp, name, r, false);
+        return fsync(d) < 0 ? -errno : 0;
 }
 
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode) {

@@ -60,9 +60,6 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
  */
 int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_dfd);
 int atomic_file_end(int dfd, int fd, const char *tmp, const char *name, int r);
-/* As atomic_file_end() without either fsync: the file survives a crash of the writer (the page
- * cache holds it), not one of the machine. */
-int atomic_file_end_nosync(int dfd, int fd, const char *tmp, const char *name, int r);
 
 /* ---- PSI: /proc/pressure/{memory,cpu,io}, <cgroup>/memory.pressure (psi.c) ---- */
 

@@ -298,8 +298,12 @@ static void bad_line(unsigned line, const char *what, void *userdata) {
 int cgacts_recover(CgActs *a) {
         int r = cgstate_load(a->state, bad_line, a);
 
+        if (r < 0 && r != -ENOMEM)
+                log_state_set_aside(cgstate_dir(a->state), CGSTATE_FILE, r,
+                                    r == -EINVAL ? "not an mgd cgroup state file" :
+                                    r == -EPROTONOSUPPORT ? "another version" : NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot read the cgroup state file: %m");
+                return r;
         if (cgstate_size(a->state) == 0 || !a->enabled)
                 return 0;
         log_notice("Restoring the cgroup settings a previous mgd left changed (%zu cgroups)",

@@ -13,6 +13,7 @@
 
 #include "common/macro.h"
 #include "common/readers-internal.h"
+#include "common/statefile.h"
 #include "daemon/cgstate.h"
 #include "daemon/pidref.h"
 
@@ -53,6 +54,10 @@ int cgstate_new(const char *state_dir, CgState **ret) {
 CgState *cgstate_free(CgState *s) {
         free(s);
         return NULL;
+}
+
+const char *cgstate_dir(const CgState *s) {
+        return s->dir;
 }
 
 size_t cgstate_size(const CgState *s) {
@@ -239,7 +244,7 @@ int cgstate_load(CgState *s, CgStateBadLineFn bad, void *userdata) {
         s->n = 0;
         if (snprintf(path, sizeof(path), "%s/%s", s->dir, CGSTATE_FILE) >= (int) sizeof(path))
                 return -ENAMETOOLONG;
-        r = read_small_file(path, s->buf, sizeof(s->buf), &len);
+        r = statefile_read(path, s->buf, sizeof(s->buf), &len);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)

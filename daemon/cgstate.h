@@ -47,6 +47,7 @@ const char *cgfile_name(CgFile f);             /* "cpu.weight", "cpu.max", "memo
 int cgstate_new(const char *state_dir, CgState **ret);
 CgState *cgstate_free(CgState *s);
 size_t cgstate_size(const CgState *s);
+const char *cgstate_dir(const CgState *s);             /* the state directory it was made for */
 CgEntry *cgstate_entry(CgState *s, size_t i);
 CgEntry *cgstate_find(CgState *s, const char *path);
 /* The entry for path, added if missing: -ENOSPC when full, -EINVAL for an invalid path. */

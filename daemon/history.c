@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/readers.h"
+#include "common/statefile.h"
 #include "daemon/history.h"
 
 #define HISTORY_HEADER "mgd-history"
@@ -366,21 +367,14 @@ int history_parse(const char *text, History *ret, StateError *err) {
 }
 
 int state_file_read(const char *path, char *buf, size_t size, StateError *err) {
-        size_t len = 0;
         int r;
 
-        r = read_small_file(path, buf, size, &len);
-        if (r < 0) {
-                if (err) {
-                        err->line = 0;
-                        (void) snprintf(err->reason, sizeof err->reason, "%s",
-                                        r == -EFBIG ? "too large for this kind of file" : strerror(-r));
-                }
-                return r;
+        r = statefile_read(path, buf, size, NULL);
+        if (r < 0 && err) {
+                err->line = 0;
+                (void) snprintf(err->reason, sizeof err->reason, "%s", statefile_strerror(r));
         }
-        if (strlen(buf) != len)
-                return state_fail(err, 0, "contains a NUL byte");
-        return 0;
+        return r;
 }
 
 int history_load(const char *path, History *ret, StateError *err) {

@@ -13,6 +13,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "common/statefile.h"
 #include "daemon/log.h"
 
 static bool use_journal;
@@ -185,4 +186,21 @@ void action_log_close(void) {
         if (action_fd >= 0)
                 (void) close(action_fd);
         action_fd = -1;
+}
+
+void log_state_set_aside(const char *dir, const char *name, int error, const char *reason) {
+        char path[PATH_MAX], aside[PATH_MAX];
+        int r;
+
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path) {
+                log_error("State file path too long under %s, starting without %s", dir, name);
+                return;
+        }
+        r = statefile_quarantine(path, time(NULL), aside, sizeof aside);
+        if (r < 0)
+                log_error_errno(r, "State file %s is damaged (%s) and cannot be moved aside (%m); "
+                                "starting without it", path, reason ?: statefile_strerror(error));
+        else
+                log_warning("State file %s is damaged (%s): moved aside as %s, starting without it",
+                            path, reason ?: statefile_strerror(error), aside);
 }

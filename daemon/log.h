@@ -58,3 +58,10 @@ void log_action(const ActionRecord *a);
  */
 int action_log_open(const char *dir, unsigned keep);
 void action_log_close(void);
+
+/*
+ * A state file under dir that cannot be used (error: its load error; reason: a parser's words, or
+ * NULL for statefile_strerror(error)) is moved aside as NAME.corrupt-TIME (statefile_quarantine())
+ * with one log line, so that mgd starts without it. Logs and goes on if even that fails.
+ */
+void log_state_set_aside(const char *dir, const char *name, int error, const char *reason);

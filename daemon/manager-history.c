@@ -43,10 +43,13 @@ void manager_history_start(Manager *m) {
         r = history_load(path, &rec->h, &err);
         if (r == -ENOENT)
                 log_debug("No pressure history at %s yet", path);
-        else if (r < 0 && err.line > 0)
-                log_warning("%s:%u: %s; ignoring the file, a new history starts", path, err.line, err.reason);
-        else if (r < 0)
-                log_warning_errno(r, "Cannot read %s (%s); a new history starts", path, err.reason);
+        else if (r == -ENOMEM)
+                log_warning_errno(r, "Cannot read %s: %m; a new history starts", path);
+        else if (r < 0 && err.line > 0) {
+                log_warning("%s:%u: %s", path, err.line, err.reason);
+                log_state_set_aside(m->state_dir, HISTORY_FILE, r, "it does not parse");
+        } else if (r < 0)
+                log_state_set_aside(m->state_dir, HISTORY_FILE, r, err.reason);
         else
                 log_info("Pressure history: %.1f h observed, %llu stall episodes", rec->h.observed_ms / 3.6e6,
                          (unsigned long long) rec->h.stall_episodes);

@@ -158,8 +158,10 @@ static int manager_recover_leftovers(Manager *m) {
         int r;
 
         r = registry_load(m->registry, bad_registry_line, m);
-        if (r < 0)
+        if (r == -ENOMEM)
                 return log_error_errno(r, "Cannot read %s/%s: %m", m->state_dir, REGISTRY_FILE);
+        if (r < 0)
+                log_state_set_aside(m->state_dir, REGISTRY_FILE, r, registry_load_strerror(r));
         if (registry_size(m->registry) == 0)
                 return 0;
         log_notice("Thawing %zu process(es) a previous mgd left frozen", registry_size(m->registry));

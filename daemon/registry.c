@@ -12,6 +12,7 @@
 
 #include "common/macro.h"
 #include "common/readers.h"
+#include "common/statefile.h"
 #include "daemon/registry.h"
 
 #define REGISTRY_HEADER "mgd-registry"
@@ -561,7 +562,7 @@ static int registry_serialize(Registry *r, Sink *s) {
 }
 
 /* tmp file, fsync, rename over the old one, fsync the directory: the file is always whole. */
-static int registry_write(Registry *r, Sink *s, bool durable) {
+static int registry_write(Registry *r, Sink *s) {
         int dfd = -1, fd, ret;
 
         fd = atomic_file_begin(r->dir, REGISTRY_TMP_FILE, 0600, &dfd);
@@ -569,11 +570,10 @@ static int registry_write(Registry *r, Sink *s, bool durable) {
                 return fd;
         s->fd = fd;
         ret = registry_serialize(r, s);
-        return durable ? atomic_file_end(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, ret) :
-                atomic_file_end_nosync(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, ret);
+        return atomic_file_end(dfd, fd, REGISTRY_TMP_FILE, REGISTRY_FILE, ret);
 }
 
-static int registry_persist_mode(Registry *r, bool durable) {
+int registry_persist(Registry *r) {
         Sink probe = { .fd = -1, .hash = FNV64_OFFSET };
         Sink out = { .fd = -1, .buf = r->wbuf, .size = sizeof(r->wbuf), .hash = FNV64_OFFSET };
         int ret;
@@ -586,7 +586,7 @@ static int registry_persist_mode(Registry *r, bool durable) {
         if (r->persisted_valid && probe.hash == r->persisted_hash && probe.len == r->persisted_len)
                 return 0;
 
-        ret = registry_write(r, &out, durable);
+        ret = registry_write(r, &out);
         if (ret < 0) {
                 r->persisted_valid = false;
                 return ret;
@@ -597,12 +597,8 @@ static int registry_persist_mode(Registry *r, bool durable) {
         return 1;
 }
 
-int registry_persist(Registry *r) {
-        return registry_persist_mode(r, true);
-}
-
 int registry_persist_ahead(Registry *r) {
-        return registry_persist_mode(r, false);
+        return registry_persist(r);
 }
 
 int registry_unlink(Registry *r) {
@@ -625,41 +621,11 @@ int registry_unlink(Registry *r) {
 #define REGISTRY_FILE_MAX (sizeof(REGISTRY_HEADER_LINE) + (size_t) REGISTRY_MAX * (REGISTRY_LINE_MAX + 1))
 
 static int read_registry_file(const char *dir, char **ret, size_t *ret_len) {
-        _cleanup_close_ int dfd = -1, fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
+        char path[PATH_MAX];
 
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                fd = openat(dfd, REGISTRY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((uint64_t) st.st_size > REGISTRY_FILE_MAX)
-                return -EFBIG;
-
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;          /* shrank under us: parse what is there */
-                len += (size_t) n;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
+        if (snprintf(path, sizeof path, "%s/%s", dir, REGISTRY_FILE) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        return statefile_read_alloc(path, REGISTRY_FILE_MAX, ret, ret_len);
 }
 
 static usec_t since_monotonic(uint64_t since_realtime) {
@@ -785,6 +751,17 @@ int registry_load(Registry *r, RegistryBadLineFn bad_line, void *userdata) {
                 }
         }
         return (int) bad;
+}
+
+const char *registry_load_strerror(int r) {
+        switch (r) {
+        case -EINVAL:
+                return "empty, or its first line is not \"" REGISTRY_HEADER " " STRINGIFY(REGISTRY_VERSION) "\"";
+        case -EPROTONOSUPPORT:
+                return "another registry version (this mgd reads version " STRINGIFY(REGISTRY_VERSION) ")";
+        default:
+                return statefile_strerror(r);
+        }
 }
 
 /* ---- thawing ---- */

@@ -116,6 +116,8 @@ typedef void (*RegistryBadLineFn)(unsigned line, const char *what, void *userdat
  * version (the table is then left empty).
  */
 int registry_load(Registry *r, RegistryBadLineFn bad_line, void *userdata);
+/* The reason for a registry_load() error, for the line that says the file was set aside. */
+const char *registry_load_strerror(int r);
 /*
  * Write the file atomically if its content differs from what was last written or loaded:
  * 0 unchanged (nothing touched), 1 written, -errno on failure (the old file stays intact and
@@ -125,11 +127,11 @@ int registry_load(Registry *r, RegistryBadLineFn bad_line, void *userdata);
  */
 int registry_persist(Registry *r);
 /*
- * As registry_persist(), without fsync: the write-ahead record of a freeze, written before the
- * process is stopped, so that a crash of mgd at any point leaves no process frozen without an
- * entry (a restart and mgd-thaw thaw what the file names). A crash of the machine takes the
- * frozen processes with it, so nothing is lost by not waiting for the disk on the pressure path;
- * a checkpoint's entry, whose images outlive a reboot, is written by registry_persist().
+ * The write-ahead record of a freeze, written before the process is stopped, so that a crash of
+ * mgd at any point leaves no process frozen without an entry (a restart and mgd-thaw thaw what
+ * the file names). It is registry_persist(), fsyncs included: without them a power cut during a
+ * first freeze could leave an empty or cut registry (which the next start would have to set
+ * aside, learning nothing from it); the two fsyncs cost a few ms on the pressure path.
  */
 int registry_persist_ahead(Registry *r);
 /* Remove the file (and a stale registry.tmp); the next persist writes again. 0 if already gone. */

@@ -10,7 +10,7 @@
  *
  * Exit status: 0 nothing mgd froze is left frozen (the file is removed, or kept with checkpoint
  * entries only) and no cgroup setting is left changed; 1 the registry or the cgroup state could
- * not be read, a line of either was malformed, a process that still matched could not be thawed
+ * not be used (a damaged one is moved aside as NAME.corrupt-TIME and the rest is still done), a line of either was malformed, a process that still matched could not be thawed
  * or a setting could not be written back (the message names it; that entry stays in its file);
  * 2 usage error.
  */
@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/macro.h"
+#include "common/statefile.h"
 #include "daemon/cgstate.h"
 #include "daemon/pidref.h"
 #include "daemon/registry.h"
@@ -80,6 +82,20 @@ static void on_bad_cg_line(unsigned line, const char *what, void *userdata) {
         rep->bad++;
 }
 
+/* A state file that cannot be used is moved aside, so neither mgd-thaw nor mgd trips on it again. */
+static void set_aside(const char *dir, const char *name, const char *reason) {
+        char path[PATH_MAX + 16], aside[PATH_MAX];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
+        r = statefile_quarantine(path, time(NULL), aside, sizeof(aside));
+        if (r < 0)
+                fprintf(stderr, "mgd-thaw: %s is damaged (%s) and cannot be moved aside: %s\n", path, reason,
+                        strerror(-r));
+        else
+                fprintf(stderr, "mgd-thaw: %s is damaged (%s): moved aside as %s\n", path, reason, aside);
+}
+
 /* The cgroup settings a dead mgd left changed: 0 all restored, > 0 something is left. */
 static int restore_cgroups(const char *dir, const char *cg2, ThawReport *rep) {
         CgState *s = NULL;
@@ -88,8 +104,12 @@ static int restore_cgroups(const char *dir, const char *cg2, ThawReport *rep) {
         r = cgstate_new(dir, &s);
         if (r >= 0)
                 r = cgstate_load(s, on_bad_cg_line, rep);
-        if (r < 0) {
+        if (r < 0 && r != -ENOMEM && s)
+                set_aside(dir, CGSTATE_FILE, r == -EINVAL ? "not an mgd cgroup state file" :
+                          r == -EPROTONOSUPPORT ? "another version" : statefile_strerror(r));
+        else if (r < 0)
                 fprintf(stderr, "mgd-thaw: cannot read %s/%s: %s\n", dir, CGSTATE_FILE, strerror(-r));
+        if (r < 0) {
                 cgstate_free(s);
                 return 1;
         }
@@ -153,9 +173,13 @@ static int run(const char *dir) {
         (void) snprintf(path, sizeof(path), "%s/%s", dir, REGISTRY_FILE);
 
         r = registry_load(reg, on_bad_line, &rep);
-        if (r < 0) {
+        if (r == -ENOMEM) {
                 fprintf(stderr, "mgd-thaw: cannot read %s: %s\n", path, strerror(-r));
                 return 1;
+        }
+        if (r < 0) {
+                set_aside(dir, REGISTRY_FILE, registry_load_strerror(r));
+                rep.bad++;      /* what it named cannot be known: say so in the exit status */
         }
         /* Without cgroup2, cgroup entries fail (and are kept): nothing else could thaw them. */
         if (arg_cgroup2_root)
