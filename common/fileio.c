@@ -162,7 +162,14 @@ int atomic_file_begin(const char *dir, const char *tmp, mode_t mode, int *ret_df
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        /*
+         * A stale tmp (a crash between create and rename) is removed and the new one made with
+         * O_EXCL: opening an existing name with O_TRUNC would write through a hard link planted
+         * there to any file, root's included.
+         */
+        if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
         /* the mode asked for, whatever the umask took away */

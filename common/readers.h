@@ -47,7 +47,8 @@ int read_small_fileat(int dirfd, const char *path, char *buf, size_t size, size_
 /* mkdir -p: every missing component of path, path included, is created with mode. */
 int mkdir_p(const char *path, mode_t mode);
 /*
- * Replace dir/name with the len bytes of data, atomically: dir/name.tmp (mode, O_NOFOLLOW), write,
+ * Replace dir/name with the len bytes of data, atomically: dir/name.tmp (a stale one removed,
+ * then created afresh with O_EXCL|O_NOFOLLOW, so a planted link is never written through), write,
  * fsync, rename over dir/name, fsync of dir. dir is created (0700) if missing. On failure the old
  * file is intact and no .tmp is left. No allocation and no stdio: the daemon calls it locked.
  */

@@ -122,6 +122,44 @@ START_TEST(test_round_trip) {
 }
 END_TEST
 
+/* A hard link planted as registry.tmp (or history.tmp) to someone's file is never written through. */
+START_TEST(test_planted_hard_link_is_not_followed) {
+        _cleanup_registry_ Registry *r = NULL;
+        RegistryEntry a = entry(10, 1, "a");
+        char victim[PATH_MAX + 32], tmp[PATH_MAX + 32], buf[64] = "";
+        struct stat st;
+        FILE *f;
+
+        write_file("mgd-registry 1\n");
+        snprintf(victim, sizeof(victim), "%s/../victim", dir);
+        f = fopen(victim, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("root:x:0:0\n", f);
+        fclose(f);
+        ck_assert_int_eq(chmod(victim, 0644), 0);
+        snprintf(tmp, sizeof(tmp), "%s/registry.tmp", dir);
+        ck_assert_int_eq(link(victim, tmp), 0);
+
+        ck_assert_int_eq(registry_new(dir, &r), 0);
+        ck_assert_int_eq(registry_add(r, &a), 0);
+        ck_assert_int_eq(registry_persist(r), 1);
+        ck_assert_ptr_nonnull(strstr(read_file(), "pid=10 "));
+
+        snprintf(tmp, sizeof(tmp), "%s/history.tmp", dir);
+        ck_assert_int_eq(link(victim, tmp), 0);
+        ck_assert_int_eq(write_file_atomic(dir, "history", "x\n", 2, 0600), 0);
+
+        f = fopen(victim, "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        ck_assert_str_eq(buf, "root:x:0:0\n");
+        ck_assert_int_eq(stat(victim, &st), 0);
+        ck_assert_uint_eq(st.st_nlink, 1);      /* both links are gone, the file is untouched */
+        ck_assert_uint_eq(st.st_mode & 0777, 0644);     /* and not chmod'ed to 0600 */
+}
+END_TEST
+
 START_TEST(test_unchanged_content_is_not_rewritten) {
         _cleanup_registry_ Registry *r = NULL;
         RegistryEntry a = entry(10, 1, "a"), b = entry(11, 2, "b");
@@ -379,6 +417,7 @@ static Suite *registry_persist_suite(void) {
         tcase_add_unchecked_fixture(tc, NULL, test_cleanup_tmp);
         tcase_add_test(tc, test_round_trip);
         tcase_add_test(tc, test_unchanged_content_is_not_rewritten);
+        tcase_add_test(tc, test_planted_hard_link_is_not_followed);
         tcase_add_test(tc, test_failed_write_keeps_old_file);
         tcase_add_test(tc, test_malformed_lines_reported_valid_kept);
         tcase_add_test(tc, test_bad_headers);
