@@ -46,7 +46,7 @@ void manager_history_start(Manager *m) {
         else if (r == -ENOMEM)
                 log_warning_errno(r, "Cannot read %s: %m; a new history starts", path);
         else if (r < 0 && err.line > 0) {
-                log_warning("%s:%u: %s", path, err.line, err.reason);
+                log_warning("%s:%u: %s; ignoring the file, a new history starts", path, err.line, err.reason);
                 log_state_set_aside(m->state_dir, HISTORY_FILE, r, "it does not parse");
         } else if (r < 0)
                 log_state_set_aside(m->state_dir, HISTORY_FILE, r, err.reason);
