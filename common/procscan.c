@@ -110,7 +110,7 @@ static int filter_validate(const ScanFilter *f) {
 
 /* Is one of the patterns a whole component of path? "user@1000.service" matches
  * "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope", not "user@1000.services". */
-static bool cgroup_in_session(const char *path, const ScanFilter *f) {
+bool scan_cgroup_in_session(const char *path, const ScanFilter *f) {
         for (const char *p = path; *p;) {
                 size_t len;
 
@@ -397,7 +397,7 @@ static int scan_filter(Scan *s, PidCtx *p, Entry *e) {
         r = ensure_cgroup(s, p, e);
         if (r < 0)
                 return r;
-        return cgroup_in_session(e->facts.str->cgroup, f);
+        return scan_cgroup_in_session(e->facts.str->cgroup, f);
 }
 
 /* 1: matched; 0: not ours (the entry stays cached); < 0: skip and forget this process. */

@@ -47,6 +47,9 @@ typedef struct ProcEntry {
  */
 void scan_filter_default(ScanFilter *f, uid_t uid, pid_t self);
 
+/* Whether one of f's session patterns is a whole component of the cgroup path. */
+bool scan_cgroup_in_session(const char *path, const ScanFilter *f);
+
 /*
  * Scan proc_root. Skips kernel threads (PF_KTHREAD or no mm), zombies and dead tasks, processes
  * whose real or effective uid is not f->uid (a setuid program is not the user's), processes

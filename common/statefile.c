@@ -115,6 +115,32 @@ int statefile_read_alloc(const char *path, size_t max, char **ret, size_t *ret_l
         return 0;
 }
 
+int statedir_check(const char *dir, uid_t uid, const char **reterr_what) {
+        const char *what = "is fine";
+        struct stat st;
+        int r = 0;
+
+        if (!dir || dir[0] != '/') {
+                r = -EINVAL;
+                what = "is not an absolute path";
+        } else if (stat(dir, &st) < 0) {
+                r = -errno;
+                what = r == -ENOENT ? "does not exist" : "cannot be examined";
+        } else if (!S_ISDIR(st.st_mode)) {
+                r = -ENOTDIR;
+                what = "is not a directory";
+        } else if (st.st_uid != uid) {
+                r = -EPERM;
+                what = "is not owned by our uid";
+        } else if (st.st_mode & 0077) {
+                r = -EACCES;
+                what = "is accessible to group or others (mode must be 0700)";
+        }
+        if (reterr_what)
+                *reterr_what = what;
+        return r;
+}
+
 const char *statefile_strerror(int r) {
         switch (r) {
         case -ELOOP:

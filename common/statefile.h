@@ -35,6 +35,13 @@ int statefile_read(const char *path, char *buf, size_t size, size_t *ret_len);
  */
 int statefile_read_alloc(const char *path, size_t max, char **ret, size_t *ret_len);
 
+/*
+ * The state directory, checked as the control socket's runtime directory is: a directory owned
+ * by uid with no access for group or others. 0, or -ENOENT, -ENOTDIR, -EPERM (another owner),
+ * -EACCES (group or other bits), with *reterr_what (optional) saying which in words.
+ */
+int statedir_check(const char *dir, uid_t uid, const char **reterr_what);
+
 /* The reason for a statefile_open()/_read() error, for a log line ("a FIFO, not a regular file"). */
 const char *statefile_strerror(int r);
 

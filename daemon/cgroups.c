@@ -285,7 +285,10 @@ CgActs *cgacts_free(CgActs *a) {
 }
 
 static void restore_report(const CgEntry *e, CgFile f, int result, void *userdata) {
-        if (result < 0 && result != -ENOENT)
+        if (result == -EPERM)
+                log_warning("Not restoring %s of %s: not an app scope of this session, the state file "
+                            "is not trusted", cgfile_name(f), e->path);
+        else if (result < 0 && result != -ENOENT)
                 log_warning_errno(result, "Cannot restore %s of %s: %m", cgfile_name(f), e->path);
         else
                 log_info("Restored %s of %s%s", cgfile_name(f), e->path, result == -ENOENT ? " (gone)" : "");
@@ -293,6 +296,10 @@ static void restore_report(const CgEntry *e, CgFile f, int result, void *userdat
 
 static void bad_line(unsigned line, const char *what, void *userdata) {
         log_warning("%s:%u: %s, ignoring the line", CGSTATE_FILE, line, what);
+}
+
+int cgacts_set_session(CgActs *a, const char *const *patterns, size_t n) {
+        return cgstate_set_session(a->state, patterns, n);
 }
 
 int cgacts_recover(CgActs *a) {
@@ -383,7 +390,8 @@ static bool cgroup_owned(CgActs *a, const char *path, unsigned n) {
         struct dirent *de;
         DIR *d;
 
-        if (!cgroup_path_is_valid(path) || strcmp(path, "/") == 0 ||
+        /* an app's own scope only: what a restore from the state file may write back */
+        if (!cgroup_leaf_is_app_scope(path) ||
             snprintf(dir, sizeof(dir), "%s%s", a->root, path) >= (int) sizeof(dir))
                 return false;
         if (cg_read_all(a->root, path, "cgroup.procs", procs, sizeof(procs)) < 0)

@@ -33,6 +33,8 @@ typedef struct CgActsStats {
 
 /* cgroup2_root NULL: every actuator is off. */
 int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, CgActs **ret);
+/* The session whose app scopes a recovery may write back (cgstate_set_session()). */
+int cgacts_set_session(CgActs *a, const char *const *patterns, size_t n);
 /* Stops the worker; does not restore anything (cgacts_restore_all() does). */
 CgActs *cgacts_free(CgActs *a);
 

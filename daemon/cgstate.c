@@ -14,6 +14,7 @@
 #include "common/macro.h"
 #include "common/readers-internal.h"
 #include "common/statefile.h"
+#include "common/procscan.h"
 #include "daemon/cgstate.h"
 #include "daemon/pidref.h"
 
@@ -25,6 +26,7 @@ struct CgState {
         CgEntry entries[CGSTATE_MAX];
         size_t n;
         uint64_t written_hash;          /* of the last content written or loaded; 0: none */
+        ScanFilter session;             /* whose cgroups a restore may write (session patterns) */
         char buf[CGSTATE_MAX * 512];    /* the serialized table, made up front */
 };
 
@@ -47,6 +49,7 @@ int cgstate_new(const char *state_dir, CgState **ret) {
         if (!s)
                 return -ENOMEM;
         strcpy(s->dir, state_dir);
+        scan_filter_default(&s->session, getuid(), 0);
         *ret = s;
         return 0;
 }
@@ -54,6 +57,20 @@ int cgstate_new(const char *state_dir, CgState **ret) {
 CgState *cgstate_free(CgState *s) {
         free(s);
         return NULL;
+}
+
+int cgstate_set_session(CgState *s, const char *const *patterns, size_t n) {
+        if (n == 0 || n > SCAN_SESSION_PATTERNS_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (!patterns[i] || !patterns[i][0] || strchr(patterns[i], '/') ||
+                    strlen(patterns[i]) >= sizeof s->session.session_buf[i])
+                        return -EINVAL;
+                strcpy(s->session.session_buf[i], patterns[i]);
+                s->session.session[i] = s->session.session_buf[i];
+        }
+        s->session.n_session = n;
+        return 0;
 }
 
 const char *cgstate_dir(const CgState *s) {
@@ -349,12 +366,26 @@ int cgstate_restore(CgEntry *e, const char *cgroup2_root, CgRestoreFn fn, void *
         return failed;
 }
 
+/*
+ * The file is only as trusted as the state directory: an entry is written back only to one of
+ * the session's own app scopes, what mgd changes (daemon/cgroups.c). Anything else (a slice, a
+ * service, another user's cgroup) is refused, reported with -EPERM per saved file, and dropped.
+ */
+static bool cgstate_entry_ours(const CgState *s, const CgEntry *e, CgRestoreFn fn, void *userdata) {
+        if (cgroup_leaf_is_app_scope(e->path) && scan_cgroup_in_session(e->path, &s->session))
+                return true;
+        for (CgFile f = 0; fn && f < _CGFILE_MAX; f++)
+                if (e->saved[f])
+                        fn(e, f, -EPERM, userdata);
+        return false;
+}
+
 int cgstate_restore_all(CgState *s, const char *cgroup2_root, CgRestoreFn fn, void *userdata) {
         int failed = 0;
 
         for (size_t i = s->n; i > 0; i--) {
                 CgEntry *e = &s->entries[i - 1];
-                int r = cgstate_restore(e, cgroup2_root, fn, userdata);
+                int r = cgstate_entry_ours(s, e, fn, userdata) ? cgstate_restore(e, cgroup2_root, fn, userdata) : 0;
 
                 failed += r;
                 if (r == 0)

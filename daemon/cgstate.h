@@ -15,7 +15,8 @@
  *
  * (one line per cgroup; a key only for the files mgd changed; values percent-encoded like the
  * registry's). Trust: the user's own state directory, validated field by field; a path must be
- * a valid cgroup path (no "..", absolute) and is only written below the cgroup2 mount.
+ * a valid cgroup path (no "..", absolute) and is only written below the cgroup2 mount, and only
+ * if it is an app scope of the session (cgstate_set_session()).
  */
 
 #include <stdbool.h>
@@ -47,7 +48,13 @@ const char *cgfile_name(CgFile f);             /* "cpu.weight", "cpu.max", "memo
 int cgstate_new(const char *state_dir, CgState **ret);
 CgState *cgstate_free(CgState *s);
 size_t cgstate_size(const CgState *s);
-const char *cgstate_dir(const CgState *s);             /* the state directory it was made for */
+const char *cgstate_dir(const CgState *s);
+/*
+ * The session whose app scopes a restore may write: the unified path must have one of the
+ * patterns as a component (default, from cgstate_new(): user@UID.service, user-UID.slice for
+ * getuid()). Copied. -EINVAL for none, too many, or an empty one or one with '/'.
+ */
+int cgstate_set_session(CgState *s, const char *const *patterns, size_t n);             /* the state directory it was made for */
 CgEntry *cgstate_entry(CgState *s, size_t i);
 CgEntry *cgstate_find(CgState *s, const char *path);
 /* The entry for path, added if missing: -ENOSPC when full, -EINVAL for an invalid path. */
@@ -71,7 +78,9 @@ typedef void (*CgRestoreFn)(const CgEntry *e, CgFile f, int result, void *userda
 int cgstate_restore(CgEntry *e, const char *cgroup2_root, CgRestoreFn fn, void *userdata);
 /*
  * cgstate_restore() every entry, synchronously, below cgroup2_root, and drop those fully
- * restored (a cgroup that is gone too). Returns how many writes failed.
+ * restored (a cgroup that is gone too). An entry that is not an app scope (app-*.scope) of the
+ * session is never written: fn hears -EPERM for each of its files and it is dropped. Returns
+ * how many writes failed.
  */
 int cgstate_restore_all(CgState *s, const char *cgroup2_root, CgRestoreFn fn, void *userdata);
 /* Write value into <cgroup2_root><path>/<file>: 0 or -errno. */

@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
+#include "common/statefile.h"
 #include "daemon/cgroups.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
@@ -132,6 +133,30 @@ static void thaw_report(const RegistryEntry *e, int result, const char *what, vo
         log_action(&a);
 }
 
+/*
+ * What is in the state directory is acted on (thawed, written back to cgroups): it must be ours
+ * alone, as the runtime directory must. Root refusing a user's directory is the case that
+ * matters: that user could otherwise have root resume or write whatever the files name.
+ */
+static int state_dir_prepare(const char *dir) {
+        const char *what;
+        struct stat st;
+        int r;
+
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the state directory %s: %m", dir);
+        r = statedir_check(dir, geteuid(), &what);
+        if (r == -EPERM && geteuid() == 0 && stat(dir, &st) >= 0)
+                return log_error_errno(r, "mgd runs as root and the state directory %s is owned by uid %u: "
+                                       "refusing to manage processes from a state directory root does not "
+                                       "own (pass --state-dir a root-owned directory of mode 0700)",
+                                       dir, (unsigned) st.st_uid);
+        if (r < 0)
+                return log_error_errno(r, "The state directory %s %s; refusing to use it: %m", dir, what);
+        return 0;
+}
+
 static int manager_state(Manager *m) {
         int r;
 
@@ -142,6 +167,9 @@ static int manager_state(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "No state directory: neither $XDG_STATE_HOME nor $HOME is set: %m");
         }
+        r = state_dir_prepare(m->state_dir);
+        if (r < 0)
+                return r;
         r = registry_new(m->state_dir, &m->registry);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the registry in %s: %m", m->state_dir);
@@ -345,6 +373,8 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                                  m->config.term_grace_usec, &m->executor);
         if (r >= 0) {
                 r = cgacts_new(m->event, m->cgroup2_root, m->state_dir, &m->cgacts);
+                if (r >= 0)
+                        r = cgacts_set_session(m->cgacts, m->filter.session, m->filter.n_session);
                 if (r < 0)
                         log_error_errno(r, "Cannot set up the cgroup actuators: %m");
         }

@@ -390,6 +390,11 @@ static int cgroup_thaw(const ProcRoots *roots, const PidRef *p, const char *cgro
                 set_what(ret_what, "invalid cgroup path");
                 return -EINVAL;
         }
+        /* mgd freezes app scopes only (cgroup_freeze_prepare()): any other cgroup is not its own. */
+        if (!cgroup_leaf_is_app_scope(cgroup)) {
+                set_what(ret_what, "not an app scope (never written)");
+                return -ENOENT;
+        }
         r = proc_cgroup_read(roots->proc, p->pid, &cg);
         if (r < 0) {
                 set_what(ret_what, "read /proc/PID/cgroup");
@@ -422,6 +427,40 @@ static int cgroup_thaw(const ProcRoots *roots, const PidRef *p, const char *cgro
         return 0;
 }
 
+/*
+ * What a thaw acts on is re-read now, not taken from a record (the registry is only as trusted as
+ * its directory): the process is still the user's (real and effective uid, as the scan wants
+ * them) and, for a SIGSTOP, still stopped. -ESRCH otherwise: nothing of mgd's is left to undo.
+ */
+static int thaw_target_check(const ProcRoots *roots, const PidRef *p, FreezeMethod method, const char **ret_what) {
+        ProcStatus st;
+        ProcStat ps;
+        int r;
+
+        r = proc_status_read(roots->proc, p->pid, &st);
+        if (r < 0) {
+                set_what(ret_what, "read /proc/PID/status");
+                return r == -ENOENT ? -ESRCH : r;
+        }
+        if (st.ruid != getuid() || st.euid != getuid()) {
+                set_what(ret_what, "owned by another uid (never thawed)");
+                return -ESRCH;
+        }
+        if (method != FREEZE_SIGSTOP)
+                return 0;
+        r = proc_stat_read(roots->proc, p->pid, &ps);
+        if (r < 0) {
+                set_what(ret_what, "read /proc/PID/stat");
+                return r == -ENOENT ? -ESRCH : r;
+        }
+        if (ps.starttime != p->starttime || ps.state != 'T') {
+                set_what(ret_what, ps.starttime != p->starttime ? "starttime mismatch (pid recycled)" :
+                         "not stopped (nothing to resume)");
+                return -ESRCH;
+        }
+        return 0;
+}
+
 int pidref_thaw(const ProcRoots *roots, const PidRef *p, FreezeMethod method, const char *cgroup,
                 const char **ret_what) {
         int r;
@@ -430,6 +469,9 @@ int pidref_thaw(const ProcRoots *roots, const PidRef *p, FreezeMethod method, co
                 set_what(ret_what, "not pinned");
                 return -EINVAL;
         }
+        r = thaw_target_check(roots, p, method, ret_what);
+        if (r < 0)
+                return r;
 
         switch (method) {
         case FREEZE_SIGSTOP:

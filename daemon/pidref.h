@@ -80,8 +80,10 @@ int pidref_freeze(const ProcRoots *roots, const PidRef *p, FreezeAheadFn ahead, 
                   const char **ret_what);
 /*
  * Undo pidref_freeze(): SIGCONT, or cgroup.freeze = 0 on `cgroup`, but only while the process
- * is still in that cgroup (-ENOENT when the cgroup is gone or no longer holds the process:
- * leaving a frozen cgroup thaws a task anyway, and a cgroup that is not ours is never touched).
+ * is still in that cgroup (-ENOENT when the cgroup is gone, is not an app scope or no longer
+ * holds the process: leaving a frozen cgroup thaws a task anyway, and a cgroup that is not ours
+ * is never touched). Re-validated first, whatever the record says: -ESRCH unless the process's
+ * real and effective uid are still getuid() and, for SIGSTOP, it is still stopped ('T').
  */
 int pidref_thaw(const ProcRoots *roots, const PidRef *p, FreezeMethod method, const char *cgroup,
                 const char **ret_what);

@@ -99,9 +99,9 @@ int registry_entry_validate(const RegistryEntry *e, const char **ret_what) {
                 return entry_invalid(ret_what, "restore_failures");
         if (!string_fits(e->cgroup, sizeof(e->cgroup)) || !string_fits(e->image_dir, sizeof(e->image_dir)))
                 return entry_invalid(ret_what, "cgroup/image");
-        /* A cgroup freeze names one app's scope: never the root, never a relative path. */
+        /* A cgroup freeze names one app's scope (app-*.scope): never the root or a slice. */
         if ((e->how == REGISTRY_CGROUP) != (e->cgroup[0] != '\0') ||
-            (e->how == REGISTRY_CGROUP && (!cgroup_path_is_valid(e->cgroup) || strcmp(e->cgroup, "/") == 0)))
+            (e->how == REGISTRY_CGROUP && !cgroup_leaf_is_app_scope(e->cgroup)))
                 return entry_invalid(ret_what, "cgroup");
         if ((e->how == REGISTRY_CHECKPOINT) != (e->image_dir[0] != '\0') ||
             (e->how == REGISTRY_CHECKPOINT && !path_is_clean(e->image_dir)))

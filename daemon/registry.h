@@ -23,10 +23,11 @@
  * every byte other than [A-Za-z0-9] and "-_.:/@+,~" is written as %XX, so a comm with spaces,
  * '=' or newlines survives. `since` is CLOCK_REALTIME seconds; the monotonic time is in memory only.
  *
- * Trust: the file is in the user's own state directory, so its content is only as trusted as
- * the user; it is still validated field by field, and nothing in it is acted on unless the
- * pid's starttime still matches (a pid reused by another process is never signalled) and, for a
- * cgroup freeze, that cgroup still holds that process.
+ * Trust: the file is in the user's own state directory (checked at start: the user's, 0700),
+ * so its content is only as trusted as the user; it is still validated field by field (a cgroup
+ * must be an app-*.scope), and nothing in it is acted on unless the pid's starttime still
+ * matches (a pid reused by another process is never signalled), the process is still the user's
+ * and, for SIGSTOP, still stopped, and, for a cgroup freeze, that cgroup still holds it.
  */
 
 #include <stdbool.h>

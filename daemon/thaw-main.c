@@ -21,13 +21,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "common/macro.h"
+#include "common/procscan.h"
 #include "common/statefile.h"
 #include "daemon/cgstate.h"
 #include "daemon/pidref.h"
 #include "daemon/registry.h"
+
+static const char *arg_cgroup2_root;
+static const char *arg_session[SCAN_SESSION_PATTERNS_MAX];
+static size_t arg_n_session;
 
 typedef struct ThawReport {
         const char *path;
@@ -66,7 +73,10 @@ static void on_thaw(const RegistryEntry *e, int result, const char *what, void *
 }
 
 static void on_restore(const CgEntry *e, CgFile f, int result, void *userdata) {
-        if (result == 0)
+        if (result == -EPERM)
+                fprintf(stderr, "mgd-thaw: not restoring %s of %s: not an app scope of this session\n",
+                        cgfile_name(f), e->path);
+        else if (result == 0)
                 printf("mgd-thaw: restored %s of %s to %s\n", cgfile_name(f), e->path, e->orig[f]);
         else if (result == -ENOENT)
                 printf("mgd-thaw: %s is gone, nothing to restore\n", e->path);
@@ -102,6 +112,8 @@ static int restore_cgroups(const char *dir, const char *cg2, ThawReport *rep) {
         int r, failed;
 
         r = cgstate_new(dir, &s);
+        if (r >= 0 && arg_n_session > 0)
+                r = cgstate_set_session(s, arg_session, arg_n_session);
         if (r >= 0)
                 r = cgstate_load(s, on_bad_cg_line, rep);
         if (r < 0 && r != -ENOMEM && s)
@@ -123,12 +135,12 @@ static int restore_cgroups(const char *dir, const char *cg2, ThawReport *rep) {
         return failed;
 }
 
-static const char *arg_cgroup2_root;
 
 static int parse_argv(int argc, char *argv[], const char **ret_dir) {
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, 'd' },
                 { "cgroup2-root", required_argument, NULL, 'c' },
+                { "session", required_argument, NULL, 's' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -142,8 +154,16 @@ static int parse_argv(int argc, char *argv[], const char **ret_dir) {
                 case 'c':
                         arg_cgroup2_root = optarg;
                         break;
+                case 's':
+                        if (arg_n_session >= SCAN_SESSION_PATTERNS_MAX || !*optarg || strchr(optarg, '/')) {
+                                fprintf(stderr, "mgd-thaw: --session takes one cgroup path component "
+                                        "(at most %d), got '%s'\n", SCAN_SESSION_PATTERNS_MAX, optarg);
+                                return -EINVAL;
+                        }
+                        arg_session[arg_n_session++] = optarg;
+                        break;
                 case 'h':
-                        printf("Usage: %s [--state-dir DIR] [--cgroup2-root DIR]\n"
+                        printf("Usage: %s [--state-dir DIR] [--cgroup2-root DIR] [--session PATTERN]\n"
                                "Thaw the processes a stopped mgd left frozen (default DIR:\n"
                                "$XDG_STATE_HOME/mgd, or ~/.local/state/mgd).\n",
                                program_invocation_short_name);
@@ -158,6 +178,23 @@ static int parse_argv(int argc, char *argv[], const char **ret_dir) {
         return 1;
 }
 
+/* As mgd's: what the directory holds is acted on, so it must be ours alone (see mgd(8)). */
+static int state_dir_check(const char *dir) {
+        const char *what;
+        struct stat st;
+        int r;
+
+        r = statedir_check(dir, geteuid(), &what);
+        if (r == -ENOENT)
+                return 0;       /* nothing was ever left there */
+        if (r == -EPERM && geteuid() == 0 && stat(dir, &st) >= 0)
+                fprintf(stderr, "mgd-thaw: running as root and the state directory %s is owned by uid %u: "
+                        "refusing to act on a state directory root does not own\n", dir, (unsigned) st.st_uid);
+        else if (r < 0)
+                fprintf(stderr, "mgd-thaw: the state directory %s %s; refusing to act on it\n", dir, what);
+        return r;
+}
+
 static int run(const char *dir) {
         _cleanup_registry_ Registry *reg = NULL;
         char path[PATH_MAX + 16], cg2[PATH_MAX];
@@ -165,6 +202,9 @@ static int run(const char *dir) {
         ProcRoots roots = { .proc = "/proc" };
         int r, failed;
 
+        r = state_dir_check(dir);
+        if (r < 0)
+                return 1;
         r = registry_new(dir, &reg);
         if (r < 0) {
                 fprintf(stderr, "mgd-thaw: bad state directory '%s': %s\n", dir, strerror(-r));

@@ -18,6 +18,7 @@
 #include "tests/check-main.h"
 
 #define APP "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1.scope"
+static const char *const SESSION[] = { "user@1000.service" };
 
 static char tmp[] = "/tmp/mgd-cgstate-XXXXXX";
 
@@ -114,6 +115,7 @@ START_TEST(test_persist_load_restore) {
         write_text(path, "mgd-cgroups 1\npath=" APP " memory.high=max\npath=/x unknown=1\npath=" APP " cpu.weight=1\n");
         cgstate_free(s);
         ck_assert_int_eq(cgstate_new(tmp, &s), 0);
+        ck_assert_int_eq(cgstate_set_session(s, SESSION, 1), 0);
         bad_lines = 0;
         ck_assert_int_eq(cgstate_load(s, on_bad, NULL), 2);
         ck_assert_uint_eq(bad_lines, 2);
@@ -146,6 +148,53 @@ START_TEST(test_persist_load_restore) {
 }
 END_TEST
 
+static unsigned refused;
+
+static void on_restore(const CgEntry *e, CgFile f, int result, void *userdata) {
+        if (result == -EPERM)
+                refused++;
+}
+
+/* A state file is only as trusted as its directory: only the session's own app scopes are written. */
+START_TEST(test_restore_only_session_app_scopes) {
+        char path[PATH_MAX], buf[PATH_MAX + 64], root[PATH_MAX], f[2 * PATH_MAX + 80];
+        static const char *const other[] = {
+                "/system.slice",
+                "/user.slice/user-1000.slice/user@1000.service/app.slice",
+                "/user.slice/user-1001.slice/user@1001.service/app.slice/app-x-1.scope",
+        };
+        CgState *s = NULL;
+
+        ck_assert_ptr_nonnull(mkdtemp(tmp));
+        snprintf(root, sizeof(root), "%s/root", tmp);
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(buf, sizeof(buf), "%s%s", root, other[i]);
+                ck_assert_int_eq(mkdir_p(buf, 0755), 0);
+                snprintf(f, sizeof(f), "%s/memory.high", buf);
+                write_text(f, "1048576\n");
+        }
+        snprintf(path, sizeof(path), "%s/%s", tmp, CGSTATE_FILE);
+        snprintf(buf, sizeof(buf), "mgd-cgroups 1\npath=%s memory.high=max\npath=%s memory.high=max\n"
+                 "path=%s memory.high=max\n", other[0], other[1], other[2]);
+        write_text(path, buf);
+
+        ck_assert_int_eq(cgstate_new(tmp, &s), 0);
+        ck_assert_int_eq(cgstate_set_session(s, SESSION, 1), 0);
+        ck_assert_int_eq(cgstate_set_session(s, (const char *const[]) { "a/b" }, 1), -EINVAL);
+        ck_assert_int_eq(cgstate_load(s, on_bad, NULL), 0);
+        ck_assert_uint_eq(cgstate_size(s), 3);
+        refused = 0;
+        ck_assert_int_eq(cgstate_restore_all(s, root, on_restore, NULL), 0);
+        ck_assert_uint_eq(refused, 3);
+        ck_assert_uint_eq(cgstate_size(s), 0);          /* dropped: never to be written */
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(f, sizeof(f), "%s%s/memory.high", root, other[i]);
+                ck_assert_str_eq(read_text(f, buf, sizeof(buf)), "1048576\n");
+        }
+        cgstate_free(s);
+}
+END_TEST
+
 static Suite *cgstate_suite(void) {
         Suite *s = suite_create("cgstate");
         TCase *tc = tcase_create("cgstate");
@@ -153,6 +202,7 @@ static Suite *cgstate_suite(void) {
         tcase_add_test(tc, test_round_trip);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_persist_load_restore);
+        tcase_add_test(tc, test_restore_only_session_app_scopes);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -173,6 +173,11 @@ START_TEST(test_parse_bad_lines) {
             "invalid or misplaced 'cgroup'");
         bad("pid=5 starttime=6 how=cgroup since=7 priority=50 footprint_kb=8 restore_failures=0 name=n "
             "cgroup=/a/../b", "'cgroup'");
+        /* only an app's own scope is ever frozen through its cgroup: a slice or service is not */
+        bad("pid=5 starttime=6 how=cgroup since=7 priority=50 footprint_kb=8 restore_failures=0 name=n "
+            "cgroup=/system.slice", "'cgroup'");
+        bad("pid=5 starttime=6 how=cgroup since=7 priority=50 footprint_kb=8 restore_failures=0 name=n "
+            "cgroup=/user.slice/user-1000.slice/session-2.scope", "'cgroup'");
         bad("pid=5 starttime=6 how=checkpoint since=7 priority=50 footprint_kb=8 restore_failures=0 name=n",
             "'image'");
         bad(GOOD " image=/x", "'image'");

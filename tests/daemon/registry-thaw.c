@@ -218,6 +218,50 @@ START_TEST(test_thaw_all_after_executor_freeze) {
 }
 END_TEST
 
+/* A child of another uid, stopped: what a registry naming it must never resume. */
+static pid_t spawn_stopped_as(uid_t uid) {
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(1);
+                (void) raise(SIGSTOP);
+                for (;;)
+                        pause();
+        }
+        ck_assert(test_wait_state(pid, "T", WAIT));
+        return pid;
+}
+
+/* The registry is only as trusted as its directory: each entry is re-read before SIGCONT. */
+START_TEST(test_thaw_revalidates_uid_and_stop) {
+        _cleanup_registry_ Registry *r = NULL;
+        ProcRoots roots = { .proc = "/proc", .cgroup2 = test_cgroup2_root() };
+        pid_t other, running = test_spawn("mgd-t-running", CHILD_PAUSE), mine = spawn_stopped("mgd-t-mine");
+        Seen seen = {};
+
+        if (geteuid() != 0)
+                MGD_SKIP("a child of another uid needs root");
+        other = spawn_stopped_as(65534);
+        ck_assert_int_eq(registry_new(dir, &r), 0);
+        add(r, other, test_starttime(other), REGISTRY_SIGSTOP, NULL);
+        add(r, running, test_starttime(running), REGISTRY_SIGSTOP, NULL);
+        add(r, mine, test_starttime(mine), REGISTRY_SIGSTOP, NULL);
+        ck_assert_int_eq(registry_thaw_all(r, &roots, on_thaw, &seen), 0);
+
+        ck_assert_int_eq(result_for(&seen, other), -ESRCH);
+        ck_assert_int_eq(result_for(&seen, running), -ESRCH);
+        ck_assert_int_eq(result_for(&seen, mine), 0);
+        ck_assert(test_wait_state(mine, "SR", WAIT));
+        usleep(20 * 1000);
+        ck_assert_int_eq(test_state(other), 'T');
+        ck_assert_uint_eq(registry_size(r), 0);
+        (void) kill(other, SIGKILL);
+        ck_assert_int_eq(waitpid(other, NULL, 0), other);
+}
+END_TEST
+
 /* ---- mgd-thaw ---- */
 
 static int run_thaw(const char *state_dir, const char *xdg, char *out, size_t size) {
@@ -300,8 +344,19 @@ START_TEST(test_mgd_thaw_default_dir_and_errors) {
         ck_assert_int_eq(unlink(file) == 0 || errno == ENOENT, 1);
         ck_assert_int_eq(mkdir(file, 0700), 0);
         ck_assert_int_eq(run_thaw(state, NULL, out, sizeof(out)), 1);
-        ck_assert_msg(strstr(out, "cannot read"), "%s", out);
-        ck_assert_int_eq(rmdir(file), 0);
+        ck_assert_msg(strstr(out, "is damaged (a directory, not a regular file): moved aside"), "%s", out);
+        ck_assert_int_eq(access(file, F_OK), -1);
+
+        /* A state directory of another user: refused, nothing in it is acted on. */
+        if (geteuid() == 0) {
+                ck_assert_int_eq(chown(state, 65534, 65534), 0);
+                ck_assert_int_eq(run_thaw(state, NULL, out, sizeof(out)), 1);
+                ck_assert_msg(strstr(out, "refusing to act on a state directory root does not own"), "%s", out);
+                ck_assert_int_eq(chown(state, 0, 0), 0);
+        }
+        ck_assert_int_eq(chmod(state, 0755), 0);
+        ck_assert_int_eq(run_thaw(state, NULL, out, sizeof(out)), 1);
+        ck_assert_msg(strstr(out, "accessible to group or others"), "%s", out);
 
         /* Usage: a relative directory. */
         ck_assert_int_eq(run_thaw("relative", NULL, out, sizeof(out)), 2);
@@ -320,6 +375,7 @@ static Suite *registry_thaw_suite(void) {
         tcase_add_test(tc, test_leftovers_thawed_only_when_identity_matches);
         tcase_add_test(tc, test_leftovers_cgroup);
         tcase_add_test(tc, test_failed_thaw_keeps_entry);
+        tcase_add_test(tc, test_thaw_revalidates_uid_and_stop);
         tcase_add_test(tc, test_thaw_all_after_executor_freeze);
         tcase_add_test(tc, test_mgd_thaw_end_to_end);
         tcase_add_test(tc, test_mgd_thaw_default_dir_and_errors);

@@ -127,7 +127,8 @@ def main():
         wait_for(lambda: tree.get(mail, 'cpu.weight') == '10', 8)
         mgd.stop(signal.SIGKILL)
         r = subprocess.run([os.path.join(build, 'daemon', 'mgd-thaw'), '--state-dir', mgd.state,
-                            '--cgroup2-root', tree.root], capture_output=True, text=True, timeout=20)
+                            '--cgroup2-root', tree.root, '--session', sess.name], capture_output=True,
+                           text=True, timeout=20)
         tap.ok(r.returncode == 0 and tree.get(mail, 'cpu.weight') == '100' and not os.path.exists(state),
                'mgd-thaw restores them and removes the state file', r.stdout + r.stderr)
 

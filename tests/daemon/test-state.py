@@ -70,6 +70,33 @@ def check_thaw(tap, build, tmp, name, kind):
         tap.ok(False, f'mgd-thaw returns on a {kind} {name} and moves it aside', 'hung for 10 s')
 
 
+def check_state_dir(tap, build, tmp, sess, fake):
+    """A state directory mgd does not own alone is refused: as root, one a user owns above all."""
+    for what, owner, mode in (('owned by uid 65534', 65534, 0o700), ('of mode 0755', 0, 0o755)):
+        if owner and os.geteuid() != 0:
+            tap.skip(f'a state directory {what} is refused', 'chown needs root')
+            continue
+        case = os.path.join(tmp, f'dir-{owner}-{mode:o}')
+        mgd = Mgd(build, case, sess.name, fake.root, CONFIG)
+        os.makedirs(mgd.state, mode=0o700)
+        with open(os.path.join(mgd.state, 'registry'), 'w') as f:
+            f.write(f'mgd-registry 1\npid=1 starttime={starttime(1)} how=sigstop since=1 priority=50 '
+                    'footprint_kb=1 restore_failures=0 name=init\n')
+        os.chown(mgd.state, owner, owner)
+        os.chmod(mgd.state, mode)
+        started = mgd.start()
+        rc = mgd.stop(timeout=10)
+        want = ('refusing to manage processes from a state directory root does not own' if owner
+                else 'is accessible to group or others')
+        tap.ok(not started and rc == 4 and want in mgd.text(), f'a state directory {what} is refused (exit 4)',
+               f'rc {rc}\n' + mgd.text()[-800:])
+
+
+def starttime(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rsplit(')', 1)[1].split()[19]
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     tap = Tap()
@@ -77,6 +104,7 @@ def main():
     fake = FakePressure(os.path.join(tmp, 'p'))
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     try:
+        check_state_dir(tap, build, tmp, sess, fake)
         for name, kind in CASES:
             check_mgd(tap, build, tmp, sess, fake, name, kind)
         for name, kind in CASES:
