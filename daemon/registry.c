@@ -796,6 +796,7 @@ int registry_thaw_all(Registry *r, const ProcRoots *roots, RegistryThawFn fn, vo
                         fn(e, ret, what, userdata);
                 if (ret < 0 && ret != -ESRCH && ret != -ENOENT) {
                         failed++;       /* still frozen: keep it, so the next attempt retries */
+                        e->thaw_failures++;
                         i++;
                         continue;
                 }

@@ -48,6 +48,12 @@
 #define REGISTRY_IMAGE_MAX 256
 #define REGISTRY_LINE_MAX 4096          /* a line longer than this is malformed */
 #define REGISTRY_VERSION 1
+/*
+ * A thaw that fails (EPERM, say: not a process mgd can signal after all) is retried this many
+ * times in all, then the entry is dropped with one log line: retrying every tick only floods the
+ * log and keeps a process listed as frozen that mgd cannot resume anyway.
+ */
+#define REGISTRY_THAW_TRIES 3
 #define REGISTRY_FILE "registry"
 #define REGISTRY_TMP_FILE "registry.tmp"
 
@@ -69,6 +75,7 @@ typedef struct RegistryEntry {
         uint64_t since_realtime;        /* seconds since the epoch (persisted) */
         usec_t since;                   /* CLOCK_MONOTONIC (memory only; derived on load) */
         unsigned restore_failures;
+        unsigned thaw_failures;         /* memory only: failed thaws since the entry was loaded */
         char image_dir[REGISTRY_IMAGE_MAX];     /* how == REGISTRY_CHECKPOINT */
 } RegistryEntry;
 

@@ -408,6 +408,17 @@ static void manager_execute(Manager *m, const Observation *o, const StepAction *
         }
 }
 
+/* The last failed try: forget the entry (and persist that), with one line saying why. */
+static void thaw_give_up(Manager *m, RegistryEntry *e, int error) {
+        pid_t pid = e->pid;
+        uint64_t st = e->starttime;
+
+        log_warning_errno(error, "Giving up on pid %d (%s): %u thaws failed (%m); dropping it from the "
+                          "registry, it is no longer counted as frozen", (int) pid, e->name, e->thaw_failures);
+        (void) registry_remove(m->registry, pid, st);
+        (void) registry_persist(m->registry);
+}
+
 /* Thaw a held process and drop its registry entry; logs the action. */
 int manager_thaw(Manager *m, RegistryEntry *e, const char *reason) {
         ActionRecord a;
@@ -428,6 +439,8 @@ int manager_thaw(Manager *m, RegistryEntry *e, const char *reason) {
                 (void) snprintf(res, sizeof res, "failed: %s", strerror(-r));
                 a.result = res;
                 log_action(&a);
+                if (++e->thaw_failures >= REGISTRY_THAW_TRIES)
+                        thaw_give_up(m, e, r);
                 return r;
         }
         a.result = r == 0 ? "ok" : "gone";

@@ -11,9 +11,10 @@ usage: test-state.py BUILD_DIR
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from mgdtest import FakePressure, Mgd, Session, Tap, scratch  # noqa: E402
+from mgdtest import FakePressure, Mgd, Session, Tap, scratch, wait_for  # noqa: E402
 
 CONFIG = "[defaults]\nfast_tick = 200ms\nslow_tick = 500ms\n"
 
@@ -92,6 +93,37 @@ def check_state_dir(tap, build, tmp, sess, fake):
                f'rc {rc}\n' + mgd.text()[-800:])
 
 
+CALM = CONFIG + "calm_to_normal = 1s\ncalm_step = 1s\nthaw_min_frozen = 1s\n"
+
+
+def check_thaw_gives_up(tap, build, tmp, sess, fake):
+    """An entry whose thaw can never work is tried REGISTRY_THAW_TRIES (3) times, then dropped once."""
+    p = sess.spawn('gimp', 4, scope='app-gimp-itest.scope')
+    rel = p.cgroup[len(sess.root):]
+    root = os.path.join(tmp, 'cg')
+    os.makedirs(os.path.join(root + rel, 'cgroup.freeze'))     # a directory: every write fails
+    mgd = Mgd(build, os.path.join(tmp, 'gives-up'), sess.name, fake.root, CALM, extra=['--cgroup2-root', root])
+    os.makedirs(mgd.state, mode=0o700)
+    with open(os.path.join(mgd.state, 'registry'), 'w') as f:
+        f.write(f'mgd-registry 1\npid={p.pid} starttime={starttime(p.pid)} how=cgroup since=1 priority=50 '
+                f'footprint_kb=1 restore_failures=0 name=gimp cgroup={rel}\n')
+    try:
+        tap.ok(mgd.start(), 'mgd starts with an entry it cannot thaw', mgd.text()[-800:])
+        gave_up = wait_for(lambda: 'Giving up on pid' in mgd.text(), 10)
+        time.sleep(3)
+        tries = [a for a in mgd.actions('thaw') if a.get('pid') == str(p.pid)]
+        tap.ok(gave_up and len(tries) == 3 and mgd.text().count('Giving up on pid') == 1,
+               'a thaw that always fails is tried 3 times, then dropped with one log line',
+               f'{len(tries)} thaw attempts\n' + mgd.text()[-1500:])
+        listed = mgd.mgctl('list', timeout=5)
+        tap.ok(listed.returncode == 0 and str(p.pid) not in listed.stdout, 'mgctl list no longer shows it',
+               listed.stdout + listed.stderr)
+        with open(os.path.join(mgd.state, 'registry')) as f:
+            tap.ok(f'pid={p.pid} ' not in f.read(), 'and the registry file forgets it')
+    finally:
+        mgd.stop(timeout=10)
+
+
 def starttime(pid):
     with open(f'/proc/{pid}/stat') as f:
         return f.read().rsplit(')', 1)[1].split()[19]
@@ -105,6 +137,7 @@ def main():
     sess = Session(os.path.join(build, 'tests', 'daemon', 'fakeproc'))
     try:
         check_state_dir(tap, build, tmp, sess, fake)
+        check_thaw_gives_up(tap, build, tmp, sess, fake)
         for name, kind in CASES:
             check_mgd(tap, build, tmp, sess, fake, name, kind)
         for name, kind in CASES:
