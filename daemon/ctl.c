@@ -41,6 +41,8 @@ struct CtlClient {
         char *out;
         size_t out_off, out_len, out_alloc;
         bool eof;                       /* the peer shut down its sending side */
+        bool seen_line;                 /* has sent one whole line: past the short deadline */
+        uint64_t line_since;            /* CLOCK_MONOTONIC: accepted, or its current line began */
         bool closing;                   /* send what is queued, then close */
 };
 
@@ -98,12 +100,27 @@ static void client_drop(CtlClient *c, int error, const char *why) {
         client_free(c);
 }
 
+/*
+ * A client that has not sent a whole line yet, or is in the middle of one, is still "starting"
+ * (sshd's unauthenticated connection): it gets a much shorter deadline than an idle client
+ * between requests, and is the first to go when every slot is taken (server_make_room()).
+ */
+static bool client_starting(const CtlClient *c) {
+        return !c->seen_line || c->in_len > 0;
+}
+
+static usec_t client_deadline(const CtlClient *c) {
+        usec_t idle = c->server->idle_timeout;
+
+        return client_starting(c) ? MIN(CTL_LINE_TIMEOUT_USEC, idle / 4) : idle;
+}
+
 static void client_timer_reset(CtlClient *c) {
         uint64_t now;
 
         if (sd_event_now(c->server->event, CLOCK_MONOTONIC, &now) < 0)
                 return;
-        (void) sd_event_source_set_time(c->timer, now + c->server->idle_timeout);
+        (void) sd_event_source_set_time(c->timer, now + client_deadline(c));
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
@@ -260,6 +277,8 @@ static int client_next_line(CtlClient *c) {
         r = client_handle_line(c, c->in, len);
         c->in_len -= len + 1;
         memmove(c->in, nl + 1, c->in_len);
+        c->seen_line = true;
+        (void) sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->line_since);
         client_timer_reset(c);
         return r < 0 ? r : 1;
 }
@@ -303,12 +322,18 @@ static void client_advance(CtlClient *c) {
 
 static int client_read(CtlClient *c) {
         ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+        bool idle = !client_starting(c);
 
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
         if (n == 0)
                 c->eof = true;
         c->in_len += (size_t) n;
+        /* an idle client begins a line: from now on the short deadline (more bytes do not extend it) */
+        if (idle && client_starting(c)) {
+                (void) sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->line_since);
+                client_timer_reset(c);
+        }
         return 0;
 }
 
@@ -360,8 +385,9 @@ static int client_new(CtlServer *s, int fd, pid_t pid) {
         r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, client_on_io, c);
         if (r >= 0)
                 r = sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        c->line_since = now;
         if (r >= 0)
-                r = sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC, now + s->idle_timeout,
+                r = sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC, now + client_deadline(c),
                                       CTL_IDLE_ACCURACY_USEC, client_on_timeout, c);
         if (r < 0) {
                 client_free(c);
@@ -376,6 +402,33 @@ static int client_new(CtlServer *s, int fd, pid_t pid) {
 static void reject(int fd, const char *line) {
         (void) send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
         (void) close(fd);
+}
+
+/*
+ * All slots taken: drop the client that has been starting longest (no whole line yet, or stuck
+ * in the middle of one, and nothing of ours still to send), as sshd's MaxStartups drops
+ * unauthenticated connections, so half-line connections cannot lock everyone out. Clients
+ * between requests are left alone. true if a slot was freed.
+ */
+static bool server_make_room(CtlServer *s) {
+        static const char line[] = "ERR EBUSY dropped: no complete request while the server was full\n";
+        CtlClient *victim = NULL;
+
+        /* first take in what they sent by now: a request already on its way is not a stall */
+        for (CtlClient *c = s->clients, *next; c; c = next) {
+                next = c->next;
+                if (client_starting(c) && client_may_read(c) && client_read(c) >= 0)
+                        client_advance(c);      /* may free c, never next */
+        }
+        for (CtlClient *c = s->clients; c; c = c->next)
+                if (client_starting(c) && client_pending(c) == 0 && !c->closing &&
+                    (!victim || c->line_since < victim->line_since))
+                        victim = c;
+        if (!victim)
+                return false;
+        (void) send(victim->fd, line, sizeof line - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        client_drop(victim, 0, "the oldest starting client, dropped to make room");
+        return true;
 }
 
 static void server_take(CtlServer *s, int fd) {
@@ -395,7 +448,7 @@ static void server_take(CtlServer *s, int fd) {
                 reject(fd, "ERR EPERM permission denied\n");
                 return;
         }
-        if (s->n_clients >= CTL_CLIENTS_MAX) {
+        if (s->n_clients >= CTL_CLIENTS_MAX && !server_make_room(s)) {
                 log_debug("Refused control connection from pid %d: %u clients already",
                           (int) cred.pid, s->n_clients);
                 reject(fd, "ERR EBUSY too many clients\n");

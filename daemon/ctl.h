@@ -20,6 +20,12 @@
 #define CTL_CLIENTS_MAX 32
 #define CTL_OUTPUT_MAX (64U * 1024U)    /* pending output above this pauses a client's requests */
 #define CTL_IDLE_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/*
+ * Until its first whole line, and while in the middle of any later one, a client has at most
+ * this long (and at most a quarter of the idle timeout): a request is one short line written at
+ * once, so only a client that is not really talking waits here.
+ */
+#define CTL_LINE_TIMEOUT_USEC (1 * USEC_PER_SEC)
 
 /*
  * The daemon's side of each command. Handlers run synchronously on the event loop, append data

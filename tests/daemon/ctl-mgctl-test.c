@@ -446,6 +446,35 @@ START_TEST(test_other_uid) {
 }
 END_TEST
 
+/* `mgctl status` gets through while a flood of half-line clients keeps every slot busy. */
+START_TEST(test_status_through_half_line_flood) {
+        unsigned ok = 0;
+        pid_t flood = fork();
+
+        ck_assert_int_ge(flood, 0);
+        if (flood == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* never outlives a failed case */
+                int held[128] = {};
+
+                for (unsigned i = 0;; i++) {
+                        unsigned k = i % ELEMENTSOF(held);
+
+                        if (held[k] > 0)
+                                close(held[k]);
+                        held[k] = test_connect(ts.path);
+                        if (held[k] >= 0)
+                                (void) !write(held[k], "STAT", 4);
+                }
+        }
+        usleep(200 * 1000);
+        for (int i = 0; i < 10; i++)
+                ok += mgctl("status") == 0 && strstr(out, "level             elevated") != NULL;
+        (void) kill(flood, SIGKILL);
+        ck_assert_int_eq(waitpid(flood, NULL, 0), flood);
+        ck_assert_msg(ok == 10, "mgctl status succeeded %u times of 10 (last stderr: %s)", ok, err);
+}
+END_TEST
+
 static Suite *ctl_mgctl_suite(void) {
         Suite *s = suite_create("ctl-mgctl");
         TCase *live = tcase_create("live"), *own = tcase_create("own-server");
@@ -458,6 +487,7 @@ static Suite *ctl_mgctl_suite(void) {
         tcase_add_test(live, test_foreground_and_version);
         tcase_add_test(live, test_default_socket_path);
         tcase_add_test(live, test_other_uid);
+        tcase_add_test(live, test_status_through_half_line_flood);
         tcase_set_timeout(live, 30);
         tcase_add_unchecked_fixture(live, test_root_setup, test_root_teardown);
         suite_add_tcase(s, live);

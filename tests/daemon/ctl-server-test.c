@@ -236,11 +236,16 @@ END_TEST
 
 START_TEST(test_silent_client_dropped) {
         long long t0 = test_now_ms(), served, dropped;
-        int silent = test_connect(ts.path), trickle = test_connect(ts.path);
+        int silent = test_connect(ts.path), trickle = test_connect(ts.path), idle = test_connect(ts.path);
         char *r;
 
         ck_assert_int_ge(silent, 0);
         ck_assert_int_ge(trickle, 0);
+        ck_assert_int_ge(idle, 0);
+        test_send(idle, "VERSION\n");
+        r = test_read_replies(idle, 1);
+        ck_assert_str_eq(r, version_reply);
+        free(r);
 
         /* another client is served at once while the silent one holds its connection */
         assert_request("STATUS", status_reply);
@@ -253,18 +258,79 @@ START_TEST(test_silent_client_dropped) {
                 usleep(300 * 1000);
         }
 
+        /* no whole line yet: the short deadline, a quarter of the idle timeout (1000 ms here) */
         r = test_read_all(silent, NULL);
         dropped = test_now_ms() - t0;
         ck_assert_str_eq(r, "ERR ETIMEDOUT idle timeout\n");
         free(r);
-        ck_assert_msg(dropped >= 900 && dropped < 1400, "silent client dropped after %lld ms", dropped);
+        ck_assert_msg(dropped >= 200 && dropped < 600, "silent client dropped after %lld ms", dropped);
         r = test_read_all(trickle, NULL);
         dropped = test_now_ms() - t0;
         ck_assert_str_eq(r, "ERR ETIMEDOUT idle timeout\n");
         free(r);
-        ck_assert_msg(dropped < 1400, "trickling client dropped after %lld ms", dropped);
+        ck_assert_msg(dropped < 600, "trickling client dropped after %lld ms", dropped);
+        /* between requests: the idle timeout */
+        r = test_read_all(idle, NULL);
+        dropped = test_now_ms() - t0;
+        ck_assert_str_eq(r, "ERR ETIMEDOUT idle timeout\n");
+        free(r);
+        ck_assert_msg(dropped >= 900 && dropped < 1400, "idle client dropped after %lld ms", dropped);
         close(silent);
         close(trickle);
+        close(idle);
+}
+END_TEST
+
+/* sshd's MaxStartups: clients with half a line cannot hold every slot against a real request. */
+START_TEST(test_half_line_flood_cannot_lock_out) {
+        int fds[CTL_CLIENTS_MAX];
+        unsigned ok = 0, busy = 0;
+        long long t0;
+        pid_t flood;
+        char *r;
+
+        for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
+                fds[i] = test_connect(ts.path);
+                ck_assert_int_ge(fds[i], 0);
+                test_send(fds[i], "STAT");
+        }
+        /* full of half lines: the next client takes the slot of the oldest of them */
+        assert_request("STATUS", status_reply);
+        r = test_read_all(fds[0], NULL);
+        ck_assert_str_eq(r, "ERR EBUSY dropped: no complete request while the server was full\n");
+        free(r);
+
+        /* a process that keeps reconnecting with half a line, as fast as it can */
+        flood = fork();
+        ck_assert_int_ge(flood, 0);
+        if (flood == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* never outlives a failed case */
+                int held[4 * CTL_CLIENTS_MAX] = {};
+
+                for (unsigned i = 0;; i++) {
+                        unsigned k = i % (4 * CTL_CLIENTS_MAX);
+
+                        if (held[k] > 0)
+                                close(held[k]);
+                        held[k] = test_connect(ts.path);
+                        if (held[k] >= 0)
+                                (void) !write(held[k], "STAT", 4);
+                }
+        }
+        usleep(200 * 1000);
+        t0 = test_now_ms();
+        for (int i = 0; i < 20; i++) {
+                r = test_request(ts.path, "STATUS");
+                ok += strcmp(r, status_reply) == 0;
+                busy += strstr(r, "EBUSY") != NULL;
+                free(r);
+        }
+        (void) kill(flood, SIGKILL);
+        ck_assert_int_eq(waitpid(flood, NULL, 0), flood);
+        ck_assert_msg(ok == 20, "%u of 20 STATUS answered under the flood (%u EBUSY) in %lld ms", ok, busy,
+                      test_now_ms() - t0);
+        for (int i = 1; i < CTL_CLIENTS_MAX; i++)
+                close(fds[i]);
 }
 END_TEST
 
@@ -765,6 +831,7 @@ static Suite *ctl_server_suite(void) {
         tcase_add_test(limits, test_unterminated_last_line_ignored);
         tcase_add_test(limits, test_silent_client_dropped);
         tcase_add_test(limits, test_client_limit);
+        tcase_add_test(limits, test_half_line_flood_cannot_lock_out);
         tcase_set_timeout(limits, 30);
         tcase_add_unchecked_fixture(limits, test_root_setup, test_root_teardown);
         suite_add_tcase(s, limits);
