@@ -1003,6 +1003,9 @@ static int key_line_check(Loader *l, const char *line) {
         return 0;
 }
 
+/* A raw line (blanks around the text included) longer than this is refused unread. */
+#define CONFIG_RAW_LINE_MAX 4096
+
 /* Check one raw line and return it stripped of the blanks around it (and of a leading BOM). */
 static int line_prepare(Loader *l, size_t n, int size, char **ret) {
         char *s = l->buf, *end;
@@ -1029,15 +1032,49 @@ static int line_prepare(Loader *l, size_t n, int size, char **ret) {
         return key_line_check(l, s);
 }
 
+/*
+ * One raw line into l->buf, reading at most CONFIG_RAW_LINE_MAX bytes of it: its length, -1 at
+ * the end of the file or on a read error, -E2BIG for a longer line, of which nothing more is
+ * read (a 200 MB line on RELOAD must not be read whole, into memory, on the event loop).
+ */
+static ssize_t line_read_bounded(Loader *l) {
+        size_t n = 0;
+        int c;
+
+        if (!l->buf) {
+                l->bufsz = CONFIG_RAW_LINE_MAX + 1;
+                l->buf = malloc(l->bufsz);
+                if (!l->buf)
+                        return -ENOMEM;
+        }
+        while ((c = getc(l->f)) != EOF) {
+                if (n == CONFIG_RAW_LINE_MAX)
+                        return -E2BIG;
+                l->buf[n++] = (char) c;
+                if (c == '\n')
+                        break;
+        }
+        if (n == 0)
+                return -1;
+        l->buf[n] = '\0';
+        return (ssize_t) n;
+}
+
 static char *loader_read(char *str, int size, void *stream) {
         Loader *l = stream;
-        char *line;
+        char *line = NULL;
         ssize_t n;
 
         if (l->error < 0)
                 return NULL;            /* stop inih at the first error */
         errno = 0;
-        n = getline(&l->buf, &l->bufsz, l->f);
+        n = line_read_bounded(l);
+        if (n == -E2BIG || n == -ENOMEM) {
+                l->lineno++;
+                (void) fail_line(l, n == -ENOMEM ? "out of memory" :
+                                 "line too long (more than %d characters, not read further)", CONFIG_RAW_LINE_MAX);
+                return NULL;
+        }
         if (n < 0) {
                 if (ferror(l->f)) {
                         int e = errno > 0 ? errno : EIO;

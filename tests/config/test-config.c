@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -535,6 +536,34 @@ START_TEST(test_error_cases) {
 }
 END_TEST
 
+/* An over-long line is refused after CONFIG_RAW_LINE_MAX bytes, not read whole into memory. */
+START_TEST(test_huge_line_is_not_read) {
+        char path[] = "/tmp/mgd-test-config-XXXXXX", want[CONFIG_ERROR_MAX];
+        ConfigPaths p = {};
+        PolicyConfig c;
+        ConfigError err;
+        Warnings w = {};
+        struct rusage before, after;
+        int fd = mkstemp(path);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "[defaults]\nfast_tick = ", 24), 24);
+        /* 256 MiB of one line, sparse: it costs no disk, but reading it whole costs the memory */
+        ck_assert_int_eq(ftruncate(fd, 256L << 20), 0);
+        ck_assert_int_eq(close(fd), 0);
+        snprintf(p.user, sizeof(p.user), "%s", path);
+
+        ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
+        ck_assert_int_eq(load(&p, &c, &err, &w), -EINVAL);
+        ck_assert_int_eq(getrusage(RUSAGE_SELF, &after), 0);
+        ck_assert_msg(after.ru_maxrss - before.ru_maxrss < 16 * 1024, "peak RSS grew by %ld kB",
+                      after.ru_maxrss - before.ru_maxrss);
+        snprintf(want, sizeof(want), "%s:2: line too long (more than 4096 characters, not read further)", path);
+        ck_assert_str_eq(err.message, want);
+        ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
 START_TEST(test_error_regex) {
         char want[CONFIG_ERROR_MAX], text[256];
         regex_t re;
@@ -850,6 +879,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_protect_entries);
         tcase_add_loop_test(tc, test_error_cases, 0, ELEMENTSOF(error_cases));
         tcase_add_test(tc, test_error_regex);
+        tcase_add_test(tc, test_huge_line_is_not_read);
         tcase_add_test(tc, test_error_cross_field);
         tcase_add_test(tc, test_warnings);
         tcase_add_test(tc, test_format);
