@@ -33,30 +33,59 @@ const BuiltinRule builtin_rules[] = {
         { "mgd", "^(mgd|mgd-psi-helper|mgd-zram-helper|mgd-swap-helper|mgd-checkpoint-|mgd-thaw|mgctl|criu)$",
           MATCH_NAME, 0, -1, E("mgd", "mgd-psi-helper", "mgd-zram-helper", "mgd-swap-helper", "mgd-checkpoint-",
                                "mgd-thaw", "mgctl", "criu") },
+        /*
+         * The protected tier is complete for the desktops people run, and every name a pattern
+         * lists is also an example: a file's entry is checked against each example, so a rule
+         * that would take any of them out of the tier (a user's "^kwin_x11$" at 90) is refused.
+         */
         { "compositor",
-          "^(kwin_wayland|kwin_wayland_wr|kwin_x11|gnome-shell|mutter|mutter-x11-fram|Xwayland|Xorg"
-          "|sway|Hyprland|weston|labwc|niri|river|wayfire|cosmic-comp)$",
-          MATCH_NAME, 5, -1, E("kwin_wayland", "gnome-shell", "Xwayland", "Xorg", "sway", "Hyprland",
-                               "weston", "labwc") },
-        { "audio", "^(pipewire|pipewire-pulse|wireplumber|pipewire-media-|pulseaudio|rtkit-daemon|jackd)$",
-          MATCH_NAME, 5, -1, E("pipewire", "pipewire-pulse", "wireplumber", "pulseaudio", "rtkit-daemon") },
+          "^(kwin_wayland|kwin_wayland_wr|kwin_x11|gnome-shell|mutter|mutter-x11-fram|Xwayland|Xorg|X"
+          "|sway|Hyprland|weston|labwc|niri|river|wayfire|cosmic-comp|gamescope|cage|miracle-wm"
+          "|xfwm4|openbox|i3|bspwm|awesome|marco|muffin|cinnamon|budgie-wm|gala|compiz|picom"
+          "|icewm|fluxbox|enlightenment|dwm|herbstluftwm)$",
+          MATCH_NAME, 5, -1, E("kwin_wayland", "kwin_wayland_wr", "kwin_x11", "gnome-shell", "mutter",
+                               "mutter-x11-fram", "Xwayland", "Xorg", "X", "sway", "Hyprland", "weston",
+                               "labwc", "niri", "river", "wayfire", "cosmic-comp", "gamescope", "cage",
+                               "miracle-wm", "xfwm4", "openbox", "i3", "bspwm", "awesome", "marco",
+                               "muffin", "cinnamon", "budgie-wm", "gala", "compiz", "picom", "icewm",
+                               "fluxbox", "enlightenment", "dwm", "herbstluftwm") },
+        { "audio",
+          "^(pipewire|pipewire-pulse|wireplumber|pipewire-media-|pulseaudio|rtkit-daemon|jackd|jackdbus)$",
+          MATCH_NAME, 5, -1, E("pipewire", "pipewire-pulse", "wireplumber", "pipewire-media-", "pulseaudio",
+                               "rtkit-daemon", "jackd", "jackdbus") },
         { "systemd", "^(systemd|systemd-.*|\\(sd-pam\\))$", MATCH_NAME, 5, -1,
-          E("systemd", "systemd-journal", "systemd-logind", "(sd-pam)") },
-        { "dbus", "^(dbus-daemon|dbus-broker|dbus-broker-lau)$", MATCH_NAME, 5, -1,
-          E("dbus-daemon", "dbus-broker", "dbus-broker-lau") },
+          E("systemd", "systemd-journal", "systemd-logind", "systemd-oomd", "(sd-pam)") },
+        { "dbus", "^(dbus-daemon|dbus-broker|dbus-broker-lau|dbus-launch)$", MATCH_NAME, 5, -1,
+          E("dbus-daemon", "dbus-broker", "dbus-broker-lau", "dbus-launch") },
         { "portals", "^xdg-(desktop-por|document-po|permission-)", MATCH_NAME, 10, -1,
           E("xdg-desktop-por", "xdg-document-po", "xdg-permission-") },
         { "session",
           "^(plasmashell|ksmserver|kded5|kded6|startplasma-way|startplasma-x11|plasma_session"
-          "|gnome-session.*|gnome-shell-cal|cosmic-session)$",
-          MATCH_NAME, 10, -1, E("plasmashell", "ksmserver", "kded6", "kded5", "gnome-session-b",
-                                "startplasma-way") },
+          "|gnome-session.*|gnome-shell-cal|cosmic-session|cosmic-panel|xfce4-session|xfce4-panel"
+          "|xfdesktop|lxqt-session|lxqt-panel|lxsession|mate-session|mate-panel|cinnamon-sessio"
+          "|budgie-panel|waybar)$",
+          MATCH_NAME, 10, -1, E("plasmashell", "ksmserver", "kded6", "kded5", "startplasma-way",
+                                "startplasma-x11", "plasma_session", "gnome-session-b", "gnome-shell-cal",
+                                "cosmic-session", "cosmic-panel", "xfce4-session", "xfce4-panel", "xfdesktop",
+                                "lxqt-session", "lxqt-panel", "lxsession", "mate-session", "mate-panel",
+                                "cinnamon-sessio", "budgie-panel", "waybar") },
         { "accessibility", "^at-spi", MATCH_NAME, 10, -1, E("at-spi-bus-laun", "at-spi2-registr") },
-        { "polkit-agents", "^(polkit-.*|lxpolkit|lxqt-policykit|hyprpolkitagent)$", MATCH_NAME, 10, -1,
-          E("polkit-kde-auth", "polkit-gnome-au", "lxpolkit") },
-        { "input-methods", "^(ibus|fcitx)", MATCH_NAME, 10, -1, E("ibus-daemon", "ibus-x11", "fcitx5") },
-        { "screen-lockers", "^(kscreenlocker_g|swaylock|hyprlock|gtklock|i3lock)$", MATCH_NAME, 10, -1,
-          E("kscreenlocker_g", "swaylock", "hyprlock") },
+        /* polkit-kde-authentication-agent-1 is "polkit-kde-auth", lxqt-policykit-agent "lxqt-policykit-" */
+        { "polkit-agents", "^(polkit-.*|polkitd|lxpolkit|lxqt-policykit.*|hyprpolkitagent|xfce-polkit)$",
+          MATCH_NAME, 10, -1, E("polkit-kde-auth", "polkit-gnome-au", "polkit-mate-aut", "polkitd", "lxpolkit",
+                                "lxqt-policykit-", "hyprpolkitagent", "xfce-polkit") },
+        { "input-methods", "^(ibus|fcitx|uim-|kime)", MATCH_NAME, 10, -1,
+          E("ibus-daemon", "ibus-x11", "ibus-extension-", "ibus-engine-sim", "ibus-portal", "fcitx5", "fcitx",
+            "uim-xim", "kime") },
+        /* freezing or killing a locker can unlock the session */
+        { "screen-lockers",
+          "^(kscreenlocker_g|swaylock|hyprlock|gtklock|i3lock|waylock|slock|xsecurelock|xscreensaver"
+          "|light-locker|gnome-screensav|cinnamon-screen|mate-screensave|xfce4-screensav|physlock"
+          "|xlock|xtrlock)$",
+          MATCH_NAME, 10, -1, E("kscreenlocker_g", "swaylock", "hyprlock", "gtklock", "i3lock", "waylock", "slock",
+                                "xsecurelock", "xscreensaver", "light-locker", "gnome-screensav",
+                                "cinnamon-screen", "mate-screensave", "xfce4-screensav", "physlock", "xlock",
+                                "xtrlock") },
         { "secrets", "^(gnome-keyring-d|kwalletd5|kwalletd6|ssh-agent|gpg-agent|pinentry.*)$",
           MATCH_NAME, 15, -1, E("gnome-keyring-d", "kwalletd6", "gpg-agent", "pinentry-qt") },
         { "network", "^(NetworkManager|wpa_supplicant)$", MATCH_NAME, 10, -1,

@@ -617,15 +617,19 @@ static bool regex_matches_example(const regex_t *re, const LiteralSet *lit, bool
         return pattern_matches(re, lit, literal, example);
 }
 
+#define EXAMPLES_SHOWN 6
+
 /* The comm names a protected built-in exists for, for messages: "kwin_wayland, gnome-shell, ...". */
 static const char *examples_join(const BuiltinRule *b, char *buf, size_t size) {
         size_t len = 0;
 
         buf[0] = '\0';
         for (size_t i = 0; i < BUILTIN_EXAMPLES_MAX && b->examples[i] && len < size; i++) {
-                int n = snprintf(buf + len, size - len, "%s%s", i > 0 ? ", " : "", b->examples[i]);
+                int n = i < EXAMPLES_SHOWN ?
+                        snprintf(buf + len, size - len, "%s%s", i > 0 ? ", " : "", b->examples[i]) :
+                        snprintf(buf + len, size - len, ", ...");
 
-                if (n < 0)
+                if (n < 0 || i >= EXAMPLES_SHOWN)
                         break;
                 len += (size_t) n;
         }

@@ -69,7 +69,7 @@ const char *match_field_to_string(MatchField f);
 
 /* ---- the built-in table (daemon/builtin-rules.c) --------------------------------------- */
 
-#define BUILTIN_EXAMPLES_MAX 10
+#define BUILTIN_EXAMPLES_MAX 40
 
 typedef struct BuiltinRule {
         const char *name;

@@ -384,7 +384,8 @@ START_TEST(test_protect_raise) {
         ck_assert_uint_eq(w.n, 1);
         snprintf(want, sizeof(want), "%s/protect/raise-unprotect.conf:2: [app \"audio\"] removes the"
                  " built-in protection of 'audio' (priority 5 -> 60): pipewire, pipewire-pulse,"
-                 " wireplumber, pulseaudio, rtkit-daemon may now be frozen or killed", FIX);
+                 " wireplumber, pipewire-media-, pulseaudio, rtkit-daemon, ... may now be frozen or killed",
+                 FIX);
         ck_assert_str_eq(w.msg[0], want);
         ck_assert_int_eq(priority_of(&c, cand_named("pipewire")), 60);
         ck_assert_int_le(priority_of(&c, cand_named("kwin_wayland")), 19);
@@ -399,7 +400,7 @@ START_TEST(test_protect_pattern) {
 
         expect_error(NULL, "protect/narrow-no-unprotect.conf", "protect/narrow-no-unprotect.conf", 2,
                      "[app \"compositor\"] would remove the built-in protection of 'compositor' (it would"
-                     " no longer match 'gnome-shell'); add 'unprotect = true' to the section to do this on"
+                     " no longer match 'kwin_wayland_wr'); add 'unprotect = true' to the section to do this on"
                      " purpose");
         /* a pattern that still covers every process the entry exists for is fine */
         ck_assert_int_eq(load(&p, &c, NULL, &w), 0);
@@ -426,7 +427,7 @@ START_TEST(test_protect_shadow) {
         ck_assert_uint_ge(w.n, 2);
         snprintf(want, sizeof(want), "%s/protect/shadow-unprotect.conf:1: [app \"k-apps\"] (priority 60)"
                  " takes precedence over the built-in protection of 'compositor' (kwin_wayland,"
-                 " gnome-shell, Xwayland, Xorg, sway, Hyprland, weston, labwc)", FIX);
+                 " kwin_wayland_wr, kwin_x11, gnome-shell, mutter, mutter-x11-fram, ...)", FIX);
         ck_assert_str_eq(w.msg[0], want);
         ck_assert_ptr_nonnull(strstr(w.msg[1], "'session'"));
         ck_assert_int_eq(priority_of(&c, cand_named("kwin_wayland")), 60);
@@ -560,6 +561,36 @@ START_TEST(test_huge_line_is_not_read) {
                       after.ru_maxrss - before.ru_maxrss);
         snprintf(want, sizeof(want), "%s:2: line too long (more than 4096 characters, not read further)", path);
         ck_assert_str_eq(err.message, want);
+        ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* A file's rule that would take any name of the protected tier out of it is refused, not only the
+ * first examples': the issue's kwin_x11, niri, cosmic-comp, jackd, pipewire-media-, and lockers. */
+START_TEST(test_whole_protected_tier_is_checked) {
+        static const char *const names[] = {
+                "kwin_x11", "niri", "cosmic-comp", "jackd", "pipewire-media-", "Xorg", "i3",
+                "xfce4-panel", "lxqt-policykit-", "fcitx5", "swaylock", "xfce4-screensav", "gnome-screensav",
+        };
+        char path[] = "/tmp/mgd-test-config-XXXXXX", want[CONFIG_ERROR_MAX];
+        ConfigPaths p = {};
+        PolicyConfig c;
+        ConfigError err;
+        Warnings w = {};
+        FILE *f;
+
+        ck_assert_int_ge(close(mkstemp(path)), 0);
+        snprintf(p.user, sizeof(p.user), "%s", path);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                f = fopen(path, "we");
+                ck_assert_ptr_nonnull(f);
+                fprintf(f, "[app \"t\"]\npattern = ^%s$\npriority = 90\n", names[i]);
+                fclose(f);
+                ck_assert_msg(load(&p, &c, &err, &w) == -EINVAL, "^%s$ at 90 was accepted", names[i]);
+                snprintf(want, sizeof(want), "[app \"t\"] (priority 90) also matches '%s', protected by built-in",
+                         names[i]);
+                ck_assert_msg(strstr(err.message, want), "%s: %s", names[i], err.message);
+        }
         ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
@@ -880,6 +911,7 @@ static Suite *config_suite(void) {
         tcase_add_loop_test(tc, test_error_cases, 0, ELEMENTSOF(error_cases));
         tcase_add_test(tc, test_error_regex);
         tcase_add_test(tc, test_huge_line_is_not_read);
+        tcase_add_test(tc, test_whole_protected_tier_is_checked);
         tcase_add_test(tc, test_error_cross_field);
         tcase_add_test(tc, test_warnings);
         tcase_add_test(tc, test_format);
