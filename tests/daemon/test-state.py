@@ -124,6 +124,38 @@ def check_thaw_gives_up(tap, build, tmp, sess, fake):
         mgd.stop(timeout=10)
 
 
+def vm_kb(pid, key):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    return 0
+
+
+def check_reload_huge_line(tap, build, tmp, sess, fake):
+    """A 200 MiB line on RELOAD is refused unread: the old configuration stays, memory stays small."""
+    mgd = Mgd(build, os.path.join(tmp, 'reload'), sess.name, fake.root, CONFIG + 'log_keep = 7\n')
+    try:
+        tap.ok(mgd.start(), 'mgd starts for the RELOAD check', mgd.text()[-800:])
+        before = vm_kb(mgd.p.pid, 'VmHWM')
+        with open(mgd.config, 'w') as f:
+            f.write('[defaults]\nlog_keep = ')
+            f.truncate(200 << 20)          # one 200 MiB line, sparse: no disk, all memory if read whole
+        t0 = time.monotonic()
+        r = mgd.mgctl('reload', timeout=20)
+        took = time.monotonic() - t0
+        after = vm_kb(mgd.p.pid, 'VmHWM')
+        tap.ok(r.returncode != 0 and 'line too long' in r.stdout + r.stderr,
+               'RELOAD refuses the over-long line', r.stdout + r.stderr)
+        tap.ok(after - before < 16 * 1024 and took < 2,
+               f'without reading it: peak RSS {before} -> {after} kB, {took * 1000:.0f} ms', mgd.text()[-500:])
+        st = mgd.mgctl('status', timeout=5)
+        tap.ok(st.returncode == 0 and 'reload refused, keeping the running configuration' in mgd.text(),
+               'the old configuration stays in force and mgd answers', st.stdout + st.stderr)
+    finally:
+        mgd.stop(timeout=10)
+
+
 def starttime(pid):
     with open(f'/proc/{pid}/stat') as f:
         return f.read().rsplit(')', 1)[1].split()[19]
@@ -138,6 +170,7 @@ def main():
     try:
         check_state_dir(tap, build, tmp, sess, fake)
         check_thaw_gives_up(tap, build, tmp, sess, fake)
+        check_reload_huge_line(tap, build, tmp, sess, fake)
         for name, kind in CASES:
             check_mgd(tap, build, tmp, sess, fake, name, kind)
         for name, kind in CASES:
