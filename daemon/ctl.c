@@ -365,7 +365,7 @@ static int client_on_timeout(sd_event_source *src, uint64_t usec, void *userdata
 
 static int client_new(CtlServer *s, int fd, pid_t pid) {
         CtlClient *c;
-        uint64_t now;
+        uint64_t now = 0;
         int r;
 
         c = calloc(1, sizeof(CtlClient));

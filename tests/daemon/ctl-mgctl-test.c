@@ -449,23 +449,8 @@ END_TEST
 /* `mgctl status` gets through while a flood of half-line clients keeps every slot busy. */
 START_TEST(test_status_through_half_line_flood) {
         unsigned ok = 0;
-        pid_t flood = fork();
+        pid_t flood = test_flood_half_lines(ts.path, 32);
 
-        ck_assert_int_ge(flood, 0);
-        if (flood == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* never outlives a failed case */
-                int held[128] = {};
-
-                for (unsigned i = 0;; i++) {
-                        unsigned k = i % ELEMENTSOF(held);
-
-                        if (held[k] > 0)
-                                close(held[k]);
-                        held[k] = test_connect(ts.path);
-                        if (held[k] >= 0)
-                                (void) !write(held[k], "STAT", 4);
-                }
-        }
         usleep(200 * 1000);
         for (int i = 0; i < 10; i++)
                 ok += mgctl("status") == 0 && strstr(out, "level             elevated") != NULL;

@@ -300,23 +300,8 @@ START_TEST(test_half_line_flood_cannot_lock_out) {
         ck_assert_str_eq(r, "ERR EBUSY dropped: no complete request while the server was full\n");
         free(r);
 
-        /* a process that keeps reconnecting with half a line, as fast as it can */
-        flood = fork();
-        ck_assert_int_ge(flood, 0);
-        if (flood == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* never outlives a failed case */
-                int held[4 * CTL_CLIENTS_MAX] = {};
-
-                for (unsigned i = 0;; i++) {
-                        unsigned k = i % (4 * CTL_CLIENTS_MAX);
-
-                        if (held[k] > 0)
-                                close(held[k]);
-                        held[k] = test_connect(ts.path);
-                        if (held[k] >= 0)
-                                (void) !write(held[k], "STAT", 4);
-                }
-        }
+        /* a process that holds every slot with half a line and reconnects whenever dropped */
+        flood = test_flood_half_lines(ts.path, CTL_CLIENTS_MAX);
         usleep(200 * 1000);
         t0 = test_now_ms();
         for (int i = 0; i < 20; i++) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -298,4 +299,39 @@ int test_run_prepared(char *const argv[], char *const env[], void (*prepare)(voi
         else
                 free(bufs[1]);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int flood_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0 && write(fd, "STAT", 4) == 4)
+                return fd;
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
+pid_t test_flood_half_lines(const char *path, unsigned n) {
+        pid_t pid = fork();
+        int held[256];
+
+        ck_assert_int_ge(pid, 0);
+        ck_assert_uint_le(n, ELEMENTSOF(held));
+        if (pid > 0)
+                return pid;
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);        /* never outlives a failed case */
+        for (unsigned k = 0; k < n; k++)
+                held[k] = -1;
+        for (;; usleep(1000))
+                for (unsigned k = 0; k < n; k++) {
+                        struct pollfd p = { .fd = held[k], .events = POLLIN };
+
+                        if (held[k] >= 0 && poll(&p, 1, 0) == 0)
+                                continue;       /* still held, nothing said */
+                        if (held[k] >= 0)
+                                close(held[k]);
+                        held[k] = flood_connect(path);
+                }
 }

@@ -49,5 +49,12 @@ int test_run(char *const argv[], char *const env[], char **ret_out, char **ret_e
 int test_run_prepared(char *const argv[], char *const env[], void (*prepare)(void),
                       char **ret_out, char **ret_err);
 
+/*
+ * A child that holds n connections to path, each with half a request line ("STAT"), and
+ * reconnects one as soon as the server has said something to it or closed it: what a same-uid
+ * process does to keep every slot busy. It dies with its parent; end it by pid (SIGKILL, wait).
+ */
+pid_t test_flood_half_lines(const char *path, unsigned n);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long test_now_ms(void);
