@@ -420,9 +420,10 @@ static bool server_make_room(CtlServer *s) {
                 if (client_starting(c) && client_may_read(c) && client_read(c) >= 0)
                         client_advance(c);      /* may free c, never next */
         }
+        /* the list is newest first, and one accept burst shares a timestamp: "<=" keeps the older */
         for (CtlClient *c = s->clients; c; c = c->next)
                 if (client_starting(c) && client_pending(c) == 0 && !c->closing &&
-                    (!victim || c->line_since < victim->line_since))
+                    (!victim || c->line_since <= victim->line_since))
                         victim = c;
         if (!victim)
                 return false;

@@ -281,6 +281,11 @@ START_TEST(test_silent_client_dropped) {
 }
 END_TEST
 
+/* An idle timeout of 20 s, so the short deadline is its 1 s cap: 32 half lines stay put meanwhile. */
+static void start_slow(void) {
+        test_server_start(&ts, "--idle-ms", "20000", NULL);
+}
+
 /* sshd's MaxStartups: clients with half a line cannot hold every slot against a real request. */
 START_TEST(test_half_line_flood_cannot_lock_out) {
         int fds[CTL_CLIENTS_MAX];
@@ -798,7 +803,7 @@ END_TEST
 static Suite *ctl_server_suite(void) {
         Suite *s = suite_create("ctl-server");
         TCase *commands = tcase_create("commands"), *limits = tcase_create("limits");
-        TCase *big = tcase_create("big"), *own = tcase_create("own-server");
+        TCase *big = tcase_create("big"), *own = tcase_create("own-server"), *flood = tcase_create("flood");
         TCase *access_tc = tcase_create("access"), *setup = tcase_create("setup");
 
         tcase_add_checked_fixture(commands, start_default, stop_server);
@@ -816,10 +821,15 @@ static Suite *ctl_server_suite(void) {
         tcase_add_test(limits, test_unterminated_last_line_ignored);
         tcase_add_test(limits, test_silent_client_dropped);
         tcase_add_test(limits, test_client_limit);
-        tcase_add_test(limits, test_half_line_flood_cannot_lock_out);
         tcase_set_timeout(limits, 30);
         tcase_add_unchecked_fixture(limits, test_root_setup, test_root_teardown);
         suite_add_tcase(s, limits);
+
+        tcase_add_checked_fixture(flood, start_slow, stop_server);
+        tcase_add_test(flood, test_half_line_flood_cannot_lock_out);
+        tcase_set_timeout(flood, 30);
+        tcase_add_unchecked_fixture(flood, test_root_setup, test_root_teardown);
+        suite_add_tcase(s, flood);
 
         tcase_add_checked_fixture(big, start_big, stop_server);
         tcase_add_test(big, test_non_reader_large_reply);
