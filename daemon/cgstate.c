@@ -385,7 +385,10 @@ int cgstate_restore_all(CgState *s, const char *cgroup2_root, CgRestoreFn fn, vo
 
         for (size_t i = s->n; i > 0; i--) {
                 CgEntry *e = &s->entries[i - 1];
-                int r = cgstate_entry_ours(s, e, fn, userdata) ? cgstate_restore(e, cgroup2_root, fn, userdata) : 0;
+                int r = 0;
+
+                if (cgstate_entry_ours(s, e, fn, userdata))
+                        r = cgstate_restore(e, cgroup2_root, fn, userdata);
 
                 failed += r;
                 if (r == 0)

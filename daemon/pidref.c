@@ -432,7 +432,8 @@ static int cgroup_thaw(const ProcRoots *roots, const PidRef *p, const char *cgro
  * its directory): the process is still the user's (real and effective uid, as the scan wants
  * them) and, for a SIGSTOP, still stopped. -ESRCH otherwise: nothing of mgd's is left to undo.
  */
-static int thaw_target_check(const ProcRoots *roots, const PidRef *p, FreezeMethod method, const char **ret_what) {
+static int thaw_target_check(const ProcRoots *roots, const PidRef *p, FreezeMethod method,
+                             const char **ret_what) {
         ProcStatus st;
         ProcStat ps;
         int r;

@@ -10,9 +10,10 @@
  *
  * Exit status: 0 nothing mgd froze is left frozen (the file is removed, or kept with checkpoint
  * entries only) and no cgroup setting is left changed; 1 the registry or the cgroup state could
- * not be used (a damaged one is moved aside as NAME.corrupt-TIME and the rest is still done), a line of either was malformed, a process that still matched could not be thawed
- * or a setting could not be written back (the message names it; that entry stays in its file);
- * 2 usage error.
+ * not be used (a damaged one is moved aside as NAME.corrupt-TIME and the rest is still done),
+ * or the state directory is not the user's alone (refused), a line of either was malformed, a
+ * process that still matched could not be thawed or a setting could not be written back (the
+ * message names it; that entry stays in its file); 2 usage error.
  */
 
 #include <errno.h>
@@ -189,7 +190,8 @@ static int state_dir_check(const char *dir) {
                 return 0;       /* nothing was ever left there */
         if (r == -EPERM && geteuid() == 0 && stat(dir, &st) >= 0)
                 fprintf(stderr, "mgd-thaw: running as root and the state directory %s is owned by uid %u: "
-                        "refusing to act on a state directory root does not own\n", dir, (unsigned) st.st_uid);
+                        "refusing to act on a state directory root does not own\n", dir,
+                        (unsigned) st.st_uid);
         else if (r < 0)
                 fprintf(stderr, "mgd-thaw: the state directory %s %s; refusing to act on it\n", dir, what);
         return r;

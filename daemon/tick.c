@@ -414,7 +414,8 @@ static void thaw_give_up(Manager *m, RegistryEntry *e, int error) {
         uint64_t st = e->starttime;
 
         log_warning_errno(error, "Giving up on pid %d (%s): %u thaws failed (%m); dropping it from the "
-                          "registry, it is no longer counted as frozen", (int) pid, e->name, e->thaw_failures);
+                          "registry, it is no longer counted as frozen", (int) pid, e->name,
+                          e->thaw_failures);
         (void) registry_remove(m->registry, pid, st);
         (void) registry_persist(m->registry);
 }
