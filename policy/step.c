@@ -40,6 +40,8 @@
 #define RUNAWAY_RAM_DIV 4
 /* ... or at least this many times the footprint of any other process that may die */
 #define RUNAWAY_LEAD 4
+/* ... or, once it grew again on probation, this many times */
+#define RUNAWAY_LEAD_RELAPSED 4
 
 const char *step_why_to_string(StepWhy w) {
         static const char *const names[_WHY_MAX] = {
@@ -229,7 +231,8 @@ static ssize_t step_least_important(const PolicyConfig *c, const PolicyState *s,
                 const Candidate *cand = &o->cands[i];
                 int prio;
 
-                if (cand->rss_kb + cand->swap_kb < RELEASE_MIN_FOOTPRINT_KB ||
+                /* a tiny process (under min_footprint) is no one's substitute: it frees nothing */
+                if (cand->rss_kb + cand->swap_kb < MAX((uint64_t) RELEASE_MIN_FOOTPRINT_KB, c->min_footprint_kb) ||
                     (o->foreground > 0 && cand->pid == o->foreground) ||
                     inflight_has(s->inflight, cand->pid, cand->starttime) ||
                     step_victim_decided(out, cand->pid, cand->starttime))
@@ -254,7 +257,7 @@ static ssize_t step_least_important(const PolicyConfig *c, const PolicyState *s,
  * not such a runaway: it waits its turn like anyone.
  */
 static bool step_out_of_turn(const PolicyConfig *c, const PolicyState *s, const Observation *o,
-                             const StepOutput *out, const Decision *d) {
+                             const StepOutput *out, const Decision *d, bool relapsed) {
         uint64_t below = 0, next = 0;
 
         if (!d->aggressor)
@@ -264,7 +267,8 @@ static bool step_out_of_turn(const PolicyConfig *c, const PolicyState *s, const 
                 uint64_t kb = cand->rss_kb + cand->swap_kb;
                 int prio;
 
-                if (i == d->index || kb < RELEASE_MIN_FOOTPRINT_KB || (o->foreground > 0 && cand->pid == o->foreground) ||
+                if (i == d->index || kb < MAX((uint64_t) RELEASE_MIN_FOOTPRINT_KB, c->min_footprint_kb) ||
+                    (o->foreground > 0 && cand->pid == o->foreground) ||
                     inflight_has(s->inflight, cand->pid, cand->starttime) ||
                     step_victim_decided(out, cand->pid, cand->starttime))
                         continue;
@@ -275,6 +279,9 @@ static bool step_out_of_turn(const PolicyConfig *c, const PolicyState *s, const 
                 if (prio > d->priority)
                         below += kb;
         }
+        /* one that grew again on probation has shown what it is: the biggest by far will do */
+        if (relapsed && d->footprint_kb >= RUNAWAY_LEAD_RELAPSED * next && o->cands[d->index].build == 0)
+                return true;
         return d->footprint_kb > below &&
                 (d->footprint_kb * RUNAWAY_RAM_DIV >= o->mem.mem_total_kb ||
                  (d->footprint_kb >= RUNAWAY_LEAD * next && o->cands[d->index].build == 0));
@@ -302,7 +309,7 @@ static void step_push_victim(const PolicyConfig *c, PolicyState *s, const Observ
                 out->held_back++;
                 return;
         }
-        l = step_out_of_turn(c, s, o, out, &x) ? -1 : step_least_important(c, s, o, out, &lp);
+        l = step_out_of_turn(c, s, o, out, &x, false) ? -1 : step_least_important(c, s, o, out, &lp);
 
         if (l >= 0 && lp > x.priority) {
                 const Candidate *lc = &o->cands[l];
@@ -711,7 +718,33 @@ static void step_resolve(const PolicyConfig *c, PolicyState *s, const Observatio
                         .index = (size_t) ci, .pid = h->pid, .starttime = h->starttime, .action = ACTION_KILL,
                         .priority = h->priority, .footprint_kb = h->footprint_kb, .aggressor = true,
                 };
-                step_push_victim(c, s, o, out, &d, WHY_BOUND);
+
+                /*
+                 * The runaway itself is what is resolved, and no one dies in its place: that
+                 * would resolve nothing (a guest run killed all ten expendables, one per tick, to
+                 * "resolve" a relapsed runaway at Normal). One not proven yet (it never grew again
+                 * on probation, and is no runaway beyond doubt) comes back on probation where
+                 * memory takes it, and otherwise goes in turn: it may be a burst's compiler.
+                 */
+                bool proven = step_out_of_turn(c, s, o, out, &d, probation_relapsed(s, h->pid, h->starttime));
+
+                cost = h->cost_known ? h->thaw_cost_kb : h->footprint_kb;
+                if (o->stale)
+                        return;
+                if (!proven && avail >= m->floor_kb + cost &&
+                    probation_add(s, h->pid, h->starttime, o->now + 2 * c->aggressor_window_usec)) {
+                        aggressor_unflag(&s->aggressor, h->pid, h->starttime);
+                        (void) step_push(out, ACTION_THAW, WHY_BOUND, (size_t) k, h->pid, h->starttime, h->priority,
+                                         h->footprint_kb, false);
+                        return;
+                }
+                if (!proven) {
+                        step_push_victim(c, s, o, out, &d, WHY_BOUND);      /* in turn */
+                        return;
+                }
+                step_push_decision(out, &d, WHY_BOUND);
+                inflight_add(s->inflight, d.pid, d.starttime, d.footprint_kb, o->now);
+                aggressor_note_freed(&s->aggressor, o->now);
                 return;
         }
         cost = h->cost_known ? h->thaw_cost_kb : h->footprint_kb;

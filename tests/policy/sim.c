@@ -186,7 +186,7 @@ static void check_inversion(Sim *s, const SimProc *x) {
                 const SimProc *y = &s->procs[i];
 
                 if (y == x || !present(y) || y->kill_at || y->term_at || y->ckpt_done_at ||
-                    y->rss_kb + y->swap_kb < RELEASE_MIN_FOOTPRINT_KB)
+                    y->rss_kb + y->swap_kb < MAX((double) RELEASE_MIN_FOOTPRINT_KB, (double) s->config->min_footprint_kb))
                         continue;
                 if (sim_priority(s, y) > px) {
                         if (s->st.inversions++ == 0)

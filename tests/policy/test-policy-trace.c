@@ -96,7 +96,7 @@ static void check_step(Replay *r, const char *file, const Observation *o, const 
                         const Candidate *x = &o->cands[k];
                         int xp = policy_priority(c, x, o->foreground);
 
-                        if (x == v || xp <= vp || x->rss_kb + x->swap_kb < RELEASE_MIN_FOOTPRINT_KB ||
+                        if (x == v || xp <= vp || x->rss_kb + x->swap_kb < MAX((uint64_t) RELEASE_MIN_FOOTPRINT_KB, c->min_footprint_kb) ||
                             (o->foreground > 0 && x->pid == o->foreground) || doomed(r, x->pid, x->starttime))
                                 continue;
                         ck_abort_msg("%s line %u: %s of %s (%d, priority %d) while %s (%d, priority %d) lives",
