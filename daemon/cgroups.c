@@ -61,6 +61,7 @@ typedef struct Idle {
 struct CgActs {
         char root[PATH_MAX];
         bool enabled;
+        bool dry_run;                   /* decide and log "would ...", write no cgroup file */
         CgState *state;
         CgActsStats stats;
         View views[VIEWS_MAX];
@@ -232,7 +233,7 @@ static int worker_start(CgActs *a, sd_event *e) {
 
 /* ---- set-up ------------------------------------------------------------------------------------ */
 
-int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, CgActs **ret) {
+int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, bool dry_run, CgActs **ret) {
         CgActs *a = calloc(1, sizeof(*a));
         int r;
 
@@ -241,7 +242,10 @@ int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, CgA
         a->efd = -1;
         (void) pthread_mutex_init(&a->lock, NULL);
         (void) pthread_cond_init(&a->cond, NULL);
+        a->dry_run = dry_run;
         r = cgstate_new(state_dir, &a->state);
+        if (r >= 0 && dry_run)
+                cgstate_set_memory_only(a->state);
         if (r >= 0 && cgroup2_root && cgroup2_root[0]) {
                 (void) snprintf(a->root, sizeof(a->root), "%s", cgroup2_root);
                 a->enabled = true;
@@ -302,6 +306,12 @@ int cgacts_set_session(CgActs *a, const char *const *patterns, size_t n) {
         return cgstate_set_session(a->state, patterns, n);
 }
 
+/* Empty the table without writing anything back (a dry run's pretended settings). */
+static void states_forget(CgActs *a) {
+        while (cgstate_size(a->state) > 0)
+                cgstate_drop(a->state, cgstate_entry(a->state, 0));
+}
+
 int cgacts_recover(CgActs *a) {
         int r = cgstate_load(a->state, bad_line, a);
 
@@ -313,6 +323,12 @@ int cgacts_recover(CgActs *a) {
                 return r;
         if (cgstate_size(a->state) == 0 || !a->enabled)
                 return 0;
+        if (a->dry_run) {
+                log_notice("A previous mgd left the settings of %zu cgroups changed; this is a dry run, so they "
+                           "stay as they are (mgd-thaw restores them)", cgstate_size(a->state));
+                states_forget(a);
+                return 0;
+        }
         log_notice("Restoring the cgroup settings a previous mgd left changed (%zu cgroups)",
                    cgstate_size(a->state));
         (void) cgstate_restore_all(a->state, a->root, restore_report, a);
@@ -324,6 +340,10 @@ int cgacts_restore_all(CgActs *a) {
 
         if (!a->enabled)
                 return 0;
+        if (a->dry_run) {               /* nothing was written: nothing to restore */
+                states_forget(a);
+                return 0;
+        }
         /* a cap still queued would land after its restore */
         worker_stop(a);
         failed = cgstate_restore_all(a->state, a->root, restore_report, a);
@@ -418,16 +438,18 @@ static const char *const act_names[_CGFILE_MAX][2] = {
         [CGFILE_MEMORY_HIGH] = { "cap", "uncap" },
 };
 
-static void act_log(const View *w, const Candidate *cands, CgFile f, bool on, const char *value, int r,
-                    const char *why) {
+static void act_log(const CgActs *a, const View *w, const Candidate *cands, CgFile f, bool on, const char *value,
+                    int r, const char *why) {
         char res[96];
         ActionRecord rec = {
                 .action = act_names[f][on ? 0 : 1], .pid = cands[w->first].pid, .comm = cands[w->first].name,
                 .priority = w->v.min_priority, .footprint_kb = w->v.kb, .method = cgfile_name(f),
-                .result = res, .reason = why,
+                .result = res, .reason = why, .would = a->dry_run,
         };
 
-        if (r < 0)
+        if (a->dry_run)
+                (void) snprintf(res, sizeof(res), "dry-run, %s", value);
+        else if (r < 0)
                 (void) snprintf(res, sizeof(res), "%s", strerror(-r));
         else
                 (void) snprintf(res, sizeof(res), "ok, %s", value);
@@ -463,6 +485,11 @@ static void act_on(CgActs *a, const PolicyConfig *c, const View *w, const Candid
         (void) snprintf(e->orig[f], sizeof(e->orig[f]), "%s", orig);
         e->saved[f] = true;
         (void) cgstate_persist(a->state);       /* saved before it is changed */
+        if (a->dry_run) {
+                /* kept in memory as if written, so the undo is decided and logged as it would be */
+                act_log(a, w, cands, f, true, value, 0, "background");
+                return;
+        }
         if (f == CGFILE_MEMORY_HIGH) {
                 Job j = { .cgfile = f, .action = "cap", .reason = "background", .pid = cands[w->first].pid,
                           .priority = w->v.min_priority };
@@ -474,12 +501,18 @@ static void act_on(CgActs *a, const PolicyConfig *c, const View *w, const Candid
                 return;
         }
         r = cg_write(a->root, w->path, cgfile_name(f), value);
-        act_log(w, cands, f, true, value, r, "background");
+        act_log(a, w, cands, f, true, value, r, "background");
 }
 
 static void act_off(CgActs *a, CgEntry *e, const View *w, const Candidate *cands, CgFile f, const char *why) {
         int r;
 
+        if (a->dry_run) {
+                if (w)
+                        act_log(a, w, cands, f, false, e->orig[f], 0, why);
+                e->saved[f] = false;
+                return;
+        }
         if (f == CGFILE_MEMORY_HIGH && a->thread_started) {
                 /* queued behind the cap it undoes (which may not have run yet) */
                 Job j = { .cgfile = f, .action = "uncap", .reason = why, .pid = w ? cands[w->first].pid : 0,
@@ -495,7 +528,7 @@ static void act_off(CgActs *a, CgEntry *e, const View *w, const Candidate *cands
         r = cg_write(a->root, e->path, cgfile_name(f), e->orig[f]);
 
         if (w)
-                act_log(w, cands, f, false, e->orig[f], r, why);
+                act_log(a, w, cands, f, false, e->orig[f], r, why);
         else if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Cannot restore %s of %s: %m", cgfile_name(f), e->path);
         if (r >= 0 || r == -ENOENT)
@@ -568,6 +601,15 @@ static int reclaim_queue(CgActs *a, const char *path, uint64_t bytes, pid_t pid,
                          const char *reason) {
         Job j = { .cgfile = _CGFILE_MAX, .action = "reclaim", .reason = reason, .pid = pid, .priority = prio };
 
+        if (a->dry_run) {
+                char res[64];
+
+                (void) snprintf(res, sizeof(res), "dry-run, %" PRIu64 " MiB", bytes >> 20);
+                log_action(&(ActionRecord) { .action = "reclaim", .pid = pid, .comm = comm, .priority = prio,
+                                             .footprint_kb = cg_current_kb(a->root, path), .method = "cgroup",
+                                             .result = res, .reason = reason, .would = true });
+                return 0;
+        }
         (void) snprintf(j.path, sizeof(j.path), "%s", path);
         (void) snprintf(j.value, sizeof(j.value), "%" PRIu64, bytes);
         (void) snprintf(j.comm, sizeof(j.comm), "%s", comm);

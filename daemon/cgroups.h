@@ -31,8 +31,9 @@ typedef struct CgActsStats {
         bool cpu, memory, reclaim;              /* the kernel offers cpu.weight, memory.high, memory.reclaim */
 } CgActsStats;
 
-/* cgroup2_root NULL: every actuator is off. */
-int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, CgActs **ret);
+/* cgroup2_root NULL: every actuator is off. dry_run: every decision is made and logged as
+ * "would ...", held in memory only; no cgroup file and no state file is written. */
+int cgacts_new(sd_event *e, const char *cgroup2_root, const char *state_dir, bool dry_run, CgActs **ret);
 /* The session whose app scopes a recovery may write back (cgstate_set_session()). */
 int cgacts_set_session(CgActs *a, const char *const *patterns, size_t n);
 /* Stops the worker; does not restore anything (cgacts_restore_all() does). */

@@ -27,6 +27,7 @@ struct CgState {
         size_t n;
         uint64_t written_hash;          /* of the last content written or loaded; 0: none */
         ScanFilter session;             /* whose cgroups a restore may write (session patterns) */
+        bool memory_only;               /* --dry-run: the file is never written */
         char buf[CGSTATE_MAX * 512];    /* the serialized table, made up front */
 };
 
@@ -224,11 +225,17 @@ static uint64_t fnv1a(const char *p, size_t n) {
         return h ? h : 1;
 }
 
+void cgstate_set_memory_only(CgState *s) {
+        s->memory_only = true;
+}
+
 int cgstate_persist(CgState *s) {
         size_t len;
         uint64_t h;
         int r;
 
+        if (s->memory_only)
+                return 0;
         r = cgstate_serialize(s, &len);
         if (r < 0)
                 return r;

@@ -71,6 +71,8 @@ typedef void (*CgStateBadLineFn)(unsigned line, const char *what, void *userdata
 int cgstate_load(CgState *s, CgStateBadLineFn bad, void *userdata);
 /* Write the file atomically if its content changed (1 written, 0 unchanged); no file when empty. */
 int cgstate_persist(CgState *s);
+/* From now on cgstate_persist() writes nothing and returns 0 (mgd --dry-run). */
+void cgstate_set_memory_only(CgState *s);
 
 typedef void (*CgRestoreFn)(const CgEntry *e, CgFile f, int result, void *userdata);
 /* Write e's saved originals back (a file that is gone, -ENOENT, counts as done); a file whose

@@ -59,7 +59,7 @@ void manager_hibernate_tick(Manager *m, usec_t now) {
                 return;
         m->hibernate_requested = true;
         if (!m->bus || m->opt.dry_run) {
-                log_warning("Emergency for %llu s: would hibernate, but %s",
+                log_warning("Emergency for %llu s: would ask logind to hibernate, but %s",
                             (unsigned long long) ((now - m->emergency_since) / USEC_PER_SEC),
                             m->opt.dry_run ? "this is a dry run" : "the system bus is not connected");
                 return;

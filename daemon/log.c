@@ -106,9 +106,9 @@ void log_action(const ActionRecord *a) {
         char line[1024];
 
         (void) snprintf(line, sizeof line,
-                        "%s pid=%d comm=\"%s\" priority=%d level=%s score=%.3f footprint=%" PRIu64
+                        "%s%s pid=%d comm=\"%s\" priority=%d level=%s score=%.3f footprint=%" PRIu64
                         "kB%s%s result=%s%s%s",
-                        a->action, (int) a->pid, a->comm ?: "", a->priority, a->level ?: "-",
+                        a->would ? "would " : "", a->action, (int) a->pid, a->comm ?: "", a->priority, a->level ?: "-",
                         a->score, a->footprint_kb, a->method ? " method=" : "", a->method ?: "",
                         a->result ?: "ok", a->reason ? " reason=" : "", a->reason ?: "");
         action_log_write(line);
@@ -121,7 +121,8 @@ void log_action(const ActionRecord *a) {
                                        "MGD_FOOTPRINT_KB=%" PRIu64, a->footprint_kb,
                                        "MGD_METHOD=%s", a->method ?: "",
                                        "MGD_RESULT=%s", a->result ?: "ok",
-                                       "MGD_REASON=%s", a->reason ?: "", NULL);
+                                       "MGD_REASON=%s", a->reason ?: "",
+                                       "MGD_DRY_RUN=%d", a->would, NULL);
         else
                 (void) fprintf(stderr, "mgd: action: %s\n", line);
 }

@@ -48,6 +48,7 @@ typedef struct ActionRecord {
         const char *method;             /* sigstop, cgroup, ... or NULL */
         const char *result;             /* "ok", "dry-run", or an error text */
         const char *reason;             /* why (aggressor, deficit, recovery, manual, ...) or NULL */
+        bool would;                     /* --dry-run: decided, not done; the line reads "would ACTION" */
 } ActionRecord;
 
 void log_action(const ActionRecord *a);

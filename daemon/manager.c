@@ -173,6 +173,8 @@ static int manager_state(Manager *m) {
         r = registry_new(m->state_dir, &m->registry);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the registry in %s: %m", m->state_dir);
+        if (m->opt.dry_run)
+                registry_set_memory_only(m->registry);
         return 0;
 }
 
@@ -192,6 +194,16 @@ static int manager_recover_leftovers(Manager *m) {
                 log_state_set_aside(m->state_dir, REGISTRY_FILE, r, registry_load_strerror(r));
         if (registry_size(m->registry) == 0)
                 return 0;
+        if (m->opt.dry_run) {
+                log_notice("A previous mgd left %zu process(es) frozen; this is a dry run, so they stay as they "
+                           "are (mgd-thaw thaws them)", registry_size(m->registry));
+                while (registry_size(m->registry) > 0) {
+                        const RegistryEntry *e = registry_entry(m->registry, 0);
+
+                        (void) registry_remove(m->registry, e->pid, e->starttime);
+                }
+                return 0;
+        }
         log_notice("Thawing %zu process(es) a previous mgd left frozen", registry_size(m->registry));
         r = registry_thaw_leftovers(m->registry, executor_roots(m->executor), thaw_report, m);
         if (r < 0)
@@ -372,7 +384,7 @@ int manager_new(const ManagerOptions *opt, Manager **ret) {
                 r = executor_new(m->event, opt->proc_root, m->cgroup2_root[0] ? m->cgroup2_root : NULL,
                                  m->config.term_grace_usec, &m->executor);
         if (r >= 0) {
-                r = cgacts_new(m->event, m->cgroup2_root, m->state_dir, &m->cgacts);
+                r = cgacts_new(m->event, m->cgroup2_root, m->state_dir, m->opt.dry_run, &m->cgacts);
                 if (r >= 0)
                         r = cgacts_set_session(m->cgacts, m->filter.session, m->filter.n_session);
                 if (r < 0)
@@ -450,6 +462,12 @@ static void manager_shutdown(Manager *m) {
         int r;
 
         m->exiting = true;
+        if (m->opt.dry_run) {
+                /* nothing was frozen, throttled or capped: what is held is only as if */
+                log_info("Dry run: %zu process(es) would be thawed", registry_size(m->registry));
+                (void) cgacts_restore_all(m->cgacts);
+                return;
+        }
         r = registry_thaw_all(m->registry, executor_roots(m->executor), thaw_report, m);
         if (r > 0)
                 log_error("%d process(es) could not be thawed; mgd-thaw will retry", r);
@@ -465,7 +483,7 @@ int manager_run(Manager *m) {
         int r;
 
         log_info("mgd %s running: %zu rules, level %s%s", PACKAGE_VERSION, m->config.n_rules,
-                 level_to_string(m->level), m->opt.dry_run ? ", dry run (nothing is signalled)" : "");
+                 level_to_string(m->level), m->opt.dry_run ? ", dry run (nothing is signalled or written)" : "");
         manager_schedule_tick(m, 0);
         (void) sd_notify(0, "READY=1\nSTATUS=level normal");
         r = sd_event_loop(m->event);

@@ -133,6 +133,10 @@ void privileged_zram_compact(Manager *m, usec_t now) {
         if (!m->helpers || !m->zram_compact_available || now < m->zram_compact_next)
                 return;
         m->zram_compact_next = now + ZRAM_COMPACT_COOLDOWN_USEC;
+        if (m->opt.dry_run) {
+                log_info("Dry run: would ask the zram helper to compact the zram swap devices");
+                return;
+        }
         if (swaps_read(m->opt.proc_root, devs, SWAPS_MAX, &n) < 0)
                 return;
         for (size_t i = 0; i < n; i++)
@@ -162,6 +166,10 @@ void privileged_swap_reclaim(Manager *m, usec_t now) {
         if (!m->helpers || !m->swap_reclaim_available || now < m->swap_reclaim_next)
                 return;
         m->swap_reclaim_next = now + SWAP_RECLAIM_COOLDOWN_USEC;
+        if (m->opt.dry_run) {
+                log_info("Dry run: would ask the swap helper to pull the zram swap back into RAM");
+                return;
+        }
         (void) helper_swap_reclaim(m->helpers, on_reclaimed, m);
 }
 

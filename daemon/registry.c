@@ -26,6 +26,7 @@ struct Registry {
         bool persisted_valid;           /* the file is known to hold persisted_hash/len */
         uint64_t persisted_hash;
         uint64_t persisted_len;
+        bool memory_only;               /* --dry-run: the file is never written */
         char line[REGISTRY_LINE_MAX + 2];
         char wbuf[16384];               /* write buffer for registry.tmp */
 };
@@ -578,6 +579,9 @@ int registry_persist(Registry *r) {
         Sink out = { .fd = -1, .buf = r->wbuf, .size = sizeof(r->wbuf), .hash = FNV64_OFFSET };
         int ret;
 
+        if (r && r->memory_only)
+                return 0;
+
         if (!r)
                 return -EINVAL;
         ret = registry_serialize(r, &probe);
@@ -601,11 +605,17 @@ int registry_persist_ahead(Registry *r) {
         return registry_persist(r);
 }
 
+void registry_set_memory_only(Registry *r) {
+        r->memory_only = true;
+}
+
 int registry_unlink(Registry *r) {
         _cleanup_close_ int dfd = -1;
 
         if (!r)
                 return -EINVAL;
+        if (r->memory_only)
+                return 0;
         r->persisted_valid = false;
         dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)

@@ -144,6 +144,9 @@ int registry_persist(Registry *r);
 int registry_persist_ahead(Registry *r);
 /* Remove the file (and a stale registry.tmp); the next persist writes again. 0 if already gone. */
 int registry_unlink(Registry *r);
+/* From now on registry_persist(), registry_persist_ahead() and registry_unlink() write nothing and
+ * return 0: the table lives in memory only (mgd --dry-run). */
+void registry_set_memory_only(Registry *r);
 
 size_t registry_size(const Registry *r);
 /* Entry i < registry_size(); pointers stay valid until the next add, remove or load. */

@@ -99,6 +99,7 @@ void manager_record(Manager *m, const char *action, const Candidate *c, int prio
                 .action = action, .pid = c->pid, .comm = c->name, .priority = priority,
                 .level = level_to_string(m->level), .score = m->score.p, .footprint_kb = footprint,
                 .method = method, .result = result, .reason = reason,
+                .would = result && strcmp(result, "dry-run") == 0,
         };
         log_action(&a);
         if (m->trigger_at) {
@@ -250,19 +251,36 @@ static int freeze_write_ahead(const FreezeInfo *planned, void *userdata) {
         return r < 0 ? r : 0;
 }
 
+/*
+ * --dry-run: the freeze is logged and held in the registry's memory only (never persisted, the
+ * process never stopped), so the later decisions (a kill of what is frozen, the thaw on calm)
+ * are made and logged as they would be.
+ */
+static int dry_freeze(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
+        RegistryEntry e = {
+                .pid = c->pid, .starttime = c->starttime, .priority = d->priority, .footprint_kb = d->footprint_kb,
+                .how = REGISTRY_SIGSTOP, .since_realtime = now_usec(CLOCK_REALTIME) / USEC_PER_SEC,
+                .since = now_usec(CLOCK_MONOTONIC),
+        };
+        int r;
+
+        (void) snprintf(e.name, sizeof e.name, "%s", c->name);
+        r = registry_add(m->registry, &e);
+        manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, r < 0 ? strerror(-r) : "dry-run", reason);
+        return r;
+}
+
 static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
         FreezeAhead ahead = { .m = m, .d = d, .c = c };
         const RegistryEntry *held;
         FreezeInfo fi = {};
         int r;
 
-        if (m->opt.dry_run) {
-                manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, "dry-run", reason);
-                return 0;
-        }
         held = registry_find_pid(m->registry, c->pid);
         if (held && held->starttime == c->starttime)
                 return -EEXIST;         /* already held by mgd */
+        if (m->opt.dry_run)
+                return dry_freeze(m, d, c, reason);
         r = executor_freeze_ahead(m->executor, c->pid, c->starttime, freeze_write_ahead, &ahead, &fi);
         if (r < 0) {
                 const ExecError *ee = executor_last_error(m->executor);
@@ -435,6 +453,13 @@ int manager_thaw(Manager *m, RegistryEntry *e, const char *reason) {
                 .level = level_to_string(m->level), .score = m->score.p, .footprint_kb = e->footprint_kb,
                 .method = registry_how_to_string(e->how), .reason = reason,
         };
+        if (m->opt.dry_run) {           /* held in memory only (dry_freeze()) */
+                a.result = "dry-run";
+                a.would = true;
+                log_action(&a);
+                (void) registry_remove(m->registry, e->pid, e->starttime);
+                return 0;
+        }
         r = executor_thaw(m->executor, e->pid, e->starttime, registry_how_freeze_method(e->how), e->cgroup);
         if (r < 0 && r != -ESRCH && r != -ENOENT) {
                 (void) snprintf(res, sizeof res, "failed: %s", strerror(-r));
