@@ -584,6 +584,102 @@ static int print_unfreeze(const Table *t) {
         return ret;
 }
 
+/* The value of key in l, printable, or "-". */
+static void put(const Line *l, const char *key) {
+        print_value(line_get(l, key));
+}
+
+static bool is(const Line *l, const char *key, const char *value) {
+        const CtlField *f = line_get(l, key);
+
+        return f && strcmp(f->value, value) == 0;
+}
+
+static void explain_action(const Line *l, const char *key, const char *level) {
+        const CtlField *f = line_get(l, key);
+        const char *comma = f ? strchr(f->value, ',') : NULL;
+
+        printf("  at %-11s ", level);
+        if (comma)
+                printf("%.*s, then %s once frozen\n", (int) (comma - f->value), f->value, comma + 1);
+        else {
+                put(l, key);
+                fputc('\n', stdout);
+        }
+}
+
+static void explain_one(const Line *l) {
+        fputs("pid ", stdout);
+        put(l, "pid");
+        fputs(" (", stdout);
+        put(l, "name");
+        fputs(")\n  priority     ", stdout);
+        put(l, "priority");
+        if (is(l, "priority", "-1"))
+                fputs(" (protected)", stdout);
+        fputs(", from ", stdout);
+        if (is(l, "rule", "-"))
+                fputs("the default priority", stdout);
+        else {
+                fputs("entry '", stdout);
+                put(l, "rule");
+                fputs("' (", stdout);
+                put(l, "origin");
+                fputs(")", stdout);
+        }
+        fputs(", base ", stdout);
+        put(l, "base_priority");
+        fputs("\n  tier         ", stdout);
+        put(l, "tier");
+        fputs("\n  foreground   ", stdout);
+        put(l, "foreground");
+        fputs("\n  exempt       ", stdout);
+        put(l, "exempt");
+        fputs("\n  footprint    ", stdout);
+        put(l, "footprint_kb");
+        fputs(" kB (rss ", stdout);
+        put(l, "rss_kb");
+        fputs(", swap ", stdout);
+        put(l, "swap_kb");
+        fputs(", gpu ", stdout);
+        put(l, "gpu_kb");
+        fputs(")\n  growth       ", stdout);
+        put(l, "growth_kbs");
+        fputs(" kB/s, ", stdout);
+        put(l, "majflt_rate");
+        fputs(" major faults/s\n  aggressor    ", stdout);
+        put(l, "aggressor");
+        fputs("\n  level now    ", stdout);
+        put(l, "level");
+        fputc('\n', stdout);
+        explain_action(l, "at_elevated", "elevated");
+        explain_action(l, "at_high", "high");
+        explain_action(l, "at_critical", "critical");
+        explain_action(l, "at_emergency", "emergency");
+        fputs("  held         ", stdout);
+        if (is(l, "held", "no"))
+                fputs("no\n", stdout);
+        else {
+                put(l, "held");
+                fputs(" for ", stdout);
+                put(l, "held_for_s");
+                fputs(" s (since ", stdout);
+                put(l, "held_since");
+                fputs(" s after the epoch), because: ", stdout);
+                put(l, "held_why");
+                fputc('\n', stdout);
+        }
+}
+
+static int print_explain(const Table *t) {
+        for (size_t i = 0; i < t->n; i++) {
+                if (i > 0)
+                        fputc('\n', stdout);
+                explain_one(&t->lines[i]);
+        }
+        return EXIT_OK;
+}
+
 static int print_reload(const Table *t) {
         puts("Configuration reloaded.");
         print_pairs(t);
@@ -810,6 +906,7 @@ static void help(FILE *f) {
                 "  status               pressure level, score and counts\n"
                 "  list                 frozen and checkpointed processes\n"
                 "  unfreeze PID|NAME    thaw a process now (NAME: rest of the line)\n"
+                "  explain PID|NAME     why mgd treats a process as it does, and what it would do\n"
                 "  reload               re-read the configuration\n"
                 "  foreground PID       treat PID as the foreground window (0: clear)\n"
                 "  version              mgctl's and mgd's versions\n"
@@ -829,6 +926,7 @@ static void help(FILE *f) {
                 "  --socket PATH   talk to PATH instead of $XDG_RUNTIME_DIR/mgd.sock\n"
                 "  --timeout SEC   give up on mgd after SEC seconds (default 5)\n"
                 "  -h, --help      show this help\n"
+
                 "\n"
                 "Exit status: 0 ok, 1 mgd answered with an error, 2 usage error, 3 mgd is not\n"
                 "running, 4 protocol error or timeout, 5 doctor found something essential missing\n"
@@ -1391,21 +1489,22 @@ static char *join_encoded(int argc, char **argv) {
         return ctl_encode(joined);
 }
 
-static int verb_unfreeze(int argc, char **argv) {
+/* unfreeze and explain: PID|NAME, the name being the rest of the line. */
+static int verb_pid_or_name(const char *verb, const char *command, PrintFn print, int argc, char **argv) {
         _cleanup_free_ char *arg = NULL, *req = NULL;
 
         if (argc > 0 && strcmp(argv[0], "--") == 0)
                 argc--, argv++;
         if (argc == 0 || (argc == 1 && !*argv[0]))
-                return usage("unfreeze needs a pid or a process name");
+                return usage("%s needs a pid or a process name", verb);
         arg = join_encoded(argc, argv);
-        if (!arg || asprintf(&req, "UNFREEZE %s", arg) < 0) {
+        if (!arg || asprintf(&req, "%s %s", command, arg) < 0) {
                 err("out of memory");
                 return EXIT_PROTOCOL;
         }
         if (strlen(req) >= CTL_LINE_MAX - 1)
-                return usage("unfreeze: the name is too long");
-        return run_socket_verb("unfreeze", req, print_unfreeze, true);
+                return usage("%s: the name is too long", verb);
+        return run_socket_verb(verb, req, print, true);
 }
 
 static int verb_foreground(int argc, char **argv) {
@@ -1438,7 +1537,9 @@ static int dispatch(int argc, char **argv) {
                                                simple[i].array);
                 }
         if (strcmp(verb, "unfreeze") == 0)
-                return verb_unfreeze(argc - 1, argv + 1);
+                return verb_pid_or_name(verb, "UNFREEZE", print_unfreeze, argc - 1, argv + 1);
+        if (strcmp(verb, "explain") == 0)
+                return verb_pid_or_name(verb, "EXPLAIN", print_explain, argc - 1, argv + 1);
         if (strcmp(verb, "foreground") == 0)
                 return verb_foreground(argc - 1, argv + 1);
         if (strcmp(verb, "logs") == 0)

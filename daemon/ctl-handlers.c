@@ -20,6 +20,7 @@
 #include "daemon/manager.h"
 #include "daemon/registry.h"
 #include "daemon/sense.h"
+#include "policy/explain.h"
 
 static const char *blame_to_string(Blame b) {
         return b == BLAME_BUILD ? "build" : b == BLAME_OTHER ? "other" : "unknown";
@@ -186,12 +187,108 @@ static int h_foreground(void *userdata, pid_t pid, CtlReply *r) {
         return 0;
 }
 
+/* "freeze", "freeze,kill" (frozen first, then killed while the level holds), "none". */
+static void explain_action(const Explanation *x, Level l, char *buf, size_t size) {
+        if (x->then[l] != ACTION_NONE)
+                (void) snprintf(buf, size, "%s,%s", action_to_string(x->now[l]), action_to_string(x->then[l]));
+        else
+                (void) snprintf(buf, size, "%s", action_to_string(x->now[l]));
+}
+
+/* What mgd holds of this process: how, since when (epoch s, and for how long), why. */
+static void explain_held(Manager *m, const Candidate *c, char how[static 16], char since[static 24],
+                         char held_for[static 24], const char **why) {
+        RegistryEntry *e = registry_find_pid(m->registry, c->pid);
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!e || e->starttime != c->starttime) {
+                (void) snprintf(how, 16, "no");
+                (void) snprintf(since, 24, "-");
+                (void) snprintf(held_for, 24, "-");
+                *why = "-";
+                return;
+        }
+        (void) snprintf(how, 16, "%s", registry_how_to_string(e->how));
+        (void) snprintf(since, 24, "%" PRIu64, e->since_realtime);
+        (void) snprintf(held_for, 24, "%" PRIu64, now > e->since ? (now - e->since) / USEC_PER_SEC : 0);
+        *why = e->why[0] ? e->why : "unknown";
+}
+
+static int explain_one(Manager *m, const Candidate *c, CtlReply *r) {
+        char pid[16], prio[16], base[16], fp[24], rss[24], swp[24], gpu[24], grow[24], flt[24];
+        char how[16], since[24], held_for[24], act[_LEVEL_MAX][32];
+        bool aggressor = aggressor_is_flagged(&m->ps->aggressor, c->pid, c->starttime);
+        bool shield = spike_shield(&m->config, aggressor_blame(&m->ps->aggressor));
+        double growth, faults;
+        const char *why;
+        Explanation x;
+        int k;
+
+        k = policy_explain(&m->config, c, m->foreground, aggressor, m->checkpoint_available, shield, &x);
+        if (k < 0)
+                return k;
+        (void) aggressor_rates(&m->ps->aggressor, c->pid, c->starttime, now_usec(CLOCK_MONOTONIC), &growth, &faults);
+        explain_held(m, c, how, since, held_for, &why);
+        (void) snprintf(pid, sizeof pid, "%d", (int) c->pid);
+        (void) snprintf(prio, sizeof prio, "%d", x.priority);
+        (void) snprintf(base, sizeof base, "%d", x.base_priority);
+        (void) snprintf(fp, sizeof fp, "%" PRIu64, c->rss_kb + c->swap_kb + c->gpu_kb);
+        (void) snprintf(rss, sizeof rss, "%" PRIu64, c->rss_kb);
+        (void) snprintf(swp, sizeof swp, "%" PRIu64, c->swap_kb);
+        (void) snprintf(gpu, sizeof gpu, "%" PRIu64, c->gpu_kb);
+        (void) snprintf(grow, sizeof grow, "%.0f", growth);
+        (void) snprintf(flt, sizeof flt, "%.0f", faults);
+        for (Level l = LEVEL_ELEVATED; l < _LEVEL_MAX; l++)
+                explain_action(&x, l, act[l], sizeof act[l]);
+        return ctl_reply_kv(r, "pid", pid, "name", c->name, "priority", prio, "base_priority", base,
+                            "rule", x.rule ?: "-", "origin", x.origin, "tier", explain_tier_to_string(x.tier),
+                            "exempt", explain_exempt_to_string(x.exempt), "foreground", x.foreground ? "yes" : "no",
+                            "aggressor", aggressor ? "yes" : "no", "footprint_kb", fp, "rss_kb", rss,
+                            "swap_kb", swp, "gpu_kb", gpu, "growth_kbs", grow, "majflt_rate", flt,
+                            "level", level_to_string(m->level), "at_elevated", act[LEVEL_ELEVATED],
+                            "at_high", act[LEVEL_HIGH], "at_critical", act[LEVEL_CRITICAL],
+                            "at_emergency", act[LEVEL_EMERGENCY], "held", how, "held_since", since,
+                            "held_for_s", held_for, "held_why", why, NULL);
+}
+
+/* A fresh scan, then one record per process of it with that pid or exact name. */
+static int h_explain(void *userdata, pid_t pid, const char *name, CtlReply *r) {
+        Manager *m = userdata;
+        unsigned found = 0;
+        int k;
+
+        k = manager_scan(m);
+        if (k < 0) {
+                (void) ctl_reply_error(r, "the process scan failed: %s", strerror(-k));
+                return k;
+        }
+        for (size_t i = 0; i < m->n_procs; i++) {
+                const Candidate *c = &m->cands[i];
+
+                if (pid > 0 ? c->pid != pid : strcmp(c->name, name) != 0)
+                        continue;
+                k = explain_one(m, c, r);
+                if (k < 0)
+                        return k;
+                found++;
+        }
+        if (found > 0)
+                return 0;
+        if (pid > 0)
+                (void) ctl_reply_error(r, "pid %d is not a process mgd manages (not the user's, outside the "
+                                       "session, or gone)", (int) pid);
+        else
+                (void) ctl_reply_error(r, "no process mgd manages is named '%s'", name);
+        return -ESRCH;
+}
+
 static const CtlHandlers handlers = {
         .status = h_status,
         .list = h_list,
         .unfreeze = h_unfreeze,
         .reload = h_reload,
         .foreground = h_foreground,
+        .explain = h_explain,
 };
 
 int manager_ctl_start(Manager *m) {

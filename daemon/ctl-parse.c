@@ -28,6 +28,7 @@ static const struct {
         [CTL_UNFREEZE]   = { "UNFREEZE",   1, CTL_ARG_PID_OR_NAME },
         [CTL_RELOAD]     = { "RELOAD",     0, CTL_ARG_NONE },
         [CTL_FOREGROUND] = { "FOREGROUND", 1, CTL_ARG_PID_OR_ZERO },
+        [CTL_EXPLAIN]    = { "EXPLAIN",    1, CTL_ARG_PID_OR_NAME },
 };
 
 const char *ctl_command_to_string(CtlCommand c) {

@@ -29,6 +29,7 @@ typedef enum CtlCommand {
         CTL_UNFREEZE,
         CTL_RELOAD,
         CTL_FOREGROUND,
+        CTL_EXPLAIN,
         _CTL_COMMAND_MAX,
 } CtlCommand;
 
@@ -37,8 +38,8 @@ const char *ctl_command_to_string(CtlCommand c);
 
 typedef struct CtlRequest {
         CtlCommand command;
-        pid_t pid;                      /* UNFREEZE by pid (> 0), FOREGROUND (0 = clear) */
-        char name[CTL_LINE_MAX];        /* UNFREEZE by name: decoded, never empty; "" otherwise */
+        pid_t pid;                      /* UNFREEZE/EXPLAIN by pid (> 0), FOREGROUND (0 = clear) */
+        char name[CTL_LINE_MAX];        /* UNFREEZE/EXPLAIN by name: decoded, never empty; "" otherwise */
 } CtlRequest;
 
 /*

@@ -223,6 +223,12 @@ static int dispatch_foreground(CtlServer *s, const CtlRequest *req, CtlReply *re
         return s->handlers.foreground(s->userdata, req->pid, reply);
 }
 
+static int dispatch_explain(CtlServer *s, const CtlRequest *req, CtlReply *reply) {
+        if (!s->handlers.explain)
+                return not_available(req, reply);
+        return s->handlers.explain(s->userdata, req->name[0] ? 0 : req->pid, req->name[0] ? req->name : NULL, reply);
+}
+
 static const CtlDispatch dispatch_table[_CTL_COMMAND_MAX] = {
         [CTL_VERSION] = dispatch_version,
         [CTL_STATUS] = dispatch_status,
@@ -230,6 +236,7 @@ static const CtlDispatch dispatch_table[_CTL_COMMAND_MAX] = {
         [CTL_UNFREEZE] = dispatch_unfreeze,
         [CTL_RELOAD] = dispatch_reload,
         [CTL_FOREGROUND] = dispatch_foreground,
+        [CTL_EXPLAIN] = dispatch_explain,
 };
 
 static int client_handle_line(CtlClient *c, const char *line, size_t len) {

@@ -40,6 +40,8 @@ typedef struct CtlHandlers {
         int (*unfreeze)(void *userdata, pid_t pid, const char *name, CtlReply *reply);
         int (*reload)(void *userdata, CtlReply *reply);
         int (*foreground)(void *userdata, pid_t pid, CtlReply *reply);     /* pid 0: clear */
+        /* as unfreeze: exactly one of pid (> 0) and name is set */
+        int (*explain)(void *userdata, pid_t pid, const char *name, CtlReply *reply);
 } CtlHandlers;
 
 typedef struct CtlServer CtlServer;

@@ -179,6 +179,7 @@ typedef struct CheckpointCall {
         Manager *m;
         Candidate cand;
         Decision d;
+        char why[32];
         bool busy;
 } CheckpointCall;
 
@@ -222,6 +223,7 @@ static void on_dumped(HelperSet *set, int error, const ProtoReply *rep, int fd, 
         e.priority = c->d.priority;
         e.footprint_kb = c->d.footprint_kb;
         e.how = REGISTRY_CHECKPOINT;
+        (void) snprintf(e.why, sizeof e.why, "%s", c->why);
         image_path(rep->checkpoint.image_id, e.image_dir, sizeof e.image_dir);
         e.since_realtime = now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
         e.since = now_usec(CLOCK_MONOTONIC);
@@ -232,7 +234,7 @@ static void on_dumped(HelperSet *set, int error, const ProtoReply *rep, int fd, 
         manager_schedule_tick(m, 0);
 }
 
-int privileged_checkpoint(Manager *m, const Decision *d, const Candidate *cand) {
+int privileged_checkpoint(Manager *m, const Decision *d, const Candidate *cand, const char *why) {
         CheckpointCall *c = NULL;
         int r;
 
@@ -244,6 +246,7 @@ int privileged_checkpoint(Manager *m, const Decision *d, const Candidate *cand) 
         if (!m->helpers || !m->checkpoint_available || !c)
                 return -EAGAIN;
         *c = (CheckpointCall) { .m = m, .cand = *cand, .d = *d, .busy = true };
+        (void) snprintf(c->why, sizeof c->why, "%s", why);
         m->avail_before_destructive = m->mem.mem_available_kb;
         r = helper_checkpoint_dump(m->helpers, cand->pid, cand->starttime, on_dumped, c);
         if (r < 0)

@@ -77,6 +77,7 @@ typedef struct RegistryEntry {
         unsigned restore_failures;
         unsigned thaw_failures;         /* memory only: failed thaws since the entry was loaded */
         char image_dir[REGISTRY_IMAGE_MAX];     /* how == REGISTRY_CHECKPOINT */
+        char why[32];                   /* the decision's reason (memory only; "" after a restart) */
 } RegistryEntry;
 
 typedef struct Registry Registry;

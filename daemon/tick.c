@@ -219,6 +219,7 @@ typedef struct FreezeAhead {
         Manager *m;
         const Decision *d;
         const Candidate *c;
+        const char *reason;
         bool written;           /* an entry for this freeze is in the registry */
 } FreezeAhead;
 
@@ -240,6 +241,7 @@ static int freeze_write_ahead(const FreezeInfo *planned, void *userdata) {
         int r;
 
         (void) snprintf(e.name, sizeof e.name, "%s", a->c->name);
+        (void) snprintf(e.why, sizeof e.why, "%s", a->reason);
         (void) snprintf(e.cgroup, sizeof e.cgroup, "%s", planned->cgroup);
         if (a->written)
                 (void) registry_remove(a->m->registry, e.pid, e.starttime);
@@ -265,13 +267,14 @@ static int dry_freeze(Manager *m, const Decision *d, const Candidate *c, const c
         int r;
 
         (void) snprintf(e.name, sizeof e.name, "%s", c->name);
+        (void) snprintf(e.why, sizeof e.why, "%s", reason);
         r = registry_add(m->registry, &e);
         manager_record(m, "freeze", c, d->priority, d->footprint_kb, NULL, r < 0 ? strerror(-r) : "dry-run", reason);
         return r;
 }
 
 static int do_freeze(Manager *m, const Decision *d, const Candidate *c, const char *reason) {
-        FreezeAhead ahead = { .m = m, .d = d, .c = c };
+        FreezeAhead ahead = { .m = m, .d = d, .c = c, .reason = reason };
         const RegistryEntry *held;
         FreezeInfo fi = {};
         int r;
@@ -387,7 +390,7 @@ static void manager_checkpoint(Manager *m, const StepAction *a, const Candidate 
                 manager_record(m, "checkpoint", c, d.priority, d.footprint_kb, NULL, "dry-run", reason);
                 return;
         }
-        if (privileged_checkpoint(m, &d, c) < 0) {
+        if (privileged_checkpoint(m, &d, c, reason) < 0) {
                 /* no helper, or it is busy: a kill frees the memory now */
                 d.action = ACTION_KILL;
                 (void) manager_destroy(m, &d, c, "checkpoint unavailable");

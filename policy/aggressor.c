@@ -366,6 +366,15 @@ bool aggressor_anyone_growing(const AggressorTracker *t, const PolicyConfig *c, 
         return false;
 }
 
+bool aggressor_rates(const AggressorTracker *t, pid_t pid, uint64_t starttime, usec_t now, double *ret_growth_kbs,
+                     double *ret_majflt_rate) {
+        const FootprintTrack *f = track_find((AggressorTracker *) t, pid, starttime);
+
+        *ret_growth_kbs = f ? track_growth_kbs(f, now, tracker_window(t)) : 0;
+        *ret_majflt_rate = f ? track_majflt_rate(f, now, tracker_window(t)) : 0;
+        return f != NULL;
+}
+
 bool aggressor_is_flagged(const AggressorTracker *t, pid_t pid, uint64_t starttime) {
         const FootprintTrack *f = track_find((AggressorTracker *) t, pid, starttime);
 

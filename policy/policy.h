@@ -566,6 +566,10 @@ void aggressor_note_freed(AggressorTracker *t, usec_t now);
 void aggressor_note_stall(AggressorTracker *t, double stall_now_pct);
 /* A new incident: nobody is flagged, nothing is blamed. */
 void aggressor_reset(AggressorTracker *t);
+/* (pid, starttime)'s footprint growth (KiB/s) and major fault rate (/s) over the window; false if
+ * it is not tracked (never scanned while mgd watched the pressure, or expired). */
+bool aggressor_rates(const AggressorTracker *t, pid_t pid, uint64_t starttime, usec_t now, double *ret_growth_kbs,
+                     double *ret_majflt_rate);
 /* Was (pid, starttime) named the aggressor during this incident? */
 bool aggressor_is_flagged(const AggressorTracker *t, pid_t pid, uint64_t starttime);
 /* Thawed on probation: it is the aggressor again only if it grows again. */

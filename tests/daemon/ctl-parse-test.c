@@ -64,6 +64,22 @@ START_TEST(test_unfreeze_args) {
 }
 END_TEST
 
+START_TEST(test_explain_args) {
+        ck_assert_str_eq(ctl_command_to_string(CTL_EXPLAIN), "EXPLAIN");
+        ck_assert_int_eq(parse("EXPLAIN 4242"), 0);
+        ck_assert_int_eq(req.command, CTL_EXPLAIN);
+        ck_assert_int_eq(req.pid, 4242);
+        ck_assert_str_eq(req.name, "");
+        ck_assert_int_eq(parse("explain Isolated%20Web%20Co"), 0);
+        ck_assert_int_eq(req.command, CTL_EXPLAIN);
+        ck_assert_int_eq(req.pid, 0);
+        ck_assert_str_eq(req.name, "Isolated Web Co");
+        ck_assert_int_eq(parse("EXPLAIN"), -EINVAL);
+        ck_assert_int_eq(parse("EXPLAIN 1 2"), -EINVAL);
+        ck_assert_int_eq(parse("EXPLAIN 0"), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_foreground_args) {
         ck_assert_int_eq(parse("FOREGROUND 0"), 0);
         ck_assert_int_eq(req.command, CTL_FOREGROUND);
@@ -416,6 +432,7 @@ static Suite *ctl_parse_suite(void) {
         tcase_add_test(tc, test_commands);
         tcase_add_test(tc, test_unfreeze_args);
         tcase_add_test(tc, test_foreground_args);
+        tcase_add_test(tc, test_explain_args);
         tcase_add_test(tc, test_bad_pids);
         tcase_add_test(tc, test_arity);
         tcase_add_test(tc, test_framing_errors);
