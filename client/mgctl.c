@@ -926,7 +926,7 @@ static void help(FILE *f) {
                 "  --socket PATH   talk to PATH instead of $XDG_RUNTIME_DIR/mgd.sock\n"
                 "  --timeout SEC   give up on mgd after SEC seconds (default 5)\n"
                 "  -h, --help      show this help\n"
-
+                "  --version       print mgctl's version (the command version asks mgd too)\n"
                 "\n"
                 "Exit status: 0 ok, 1 mgd answered with an error, 2 usage error, 3 mgd is not\n"
                 "running, 4 protocol error or timeout, 5 doctor found something essential missing\n"
@@ -948,9 +948,10 @@ static int usage(const char *fmt, ...) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_JSON = 0x100, ARG_SOCKET, ARG_TIMEOUT };
+        enum { ARG_JSON = 0x100, ARG_SOCKET, ARG_TIMEOUT, ARG_VERSION };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -967,6 +968,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+                case ARG_VERSION:
+                        printf("mgctl %s (protocol %d)\n", PACKAGE_VERSION, CTL_PROTOCOL_VERSION);
+                        return -1;
                 case ARG_SOCKET:
                         if (!*optarg)
                                 return usage("--socket needs a path");

@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev python3
             libcap-dev libseccomp-dev libsystemd-dev libinih-dev scdoc)
-test_pkgs=(check procps util-linux libcap2-bin systemd passwd e2fsprogs
+test_pkgs=(check procps util-linux libcap2-bin systemd passwd e2fsprogs zsh fish bash-completion
            qemu-system-x86 busybox-static cpio debootstrap gnuplot-nox earlyoom)
 
 want=("${build_pkgs[@]}")
