@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
+#include "build-config.h"
 #include "common/statefile.h"
 #include "daemon/log.h"
+#include "daemon/log-ids.h"
 
 static bool use_journal;
+static int journal_copy_fd = -1;        /* test builds: $MGD_TEST_JOURNAL_COPY gets every entry */
 static int max_level = LOG_INFO;
 static int action_fd = -1;
 
@@ -35,6 +39,46 @@ static bool stderr_is_journal(void) {
 
 void log_setup(void) {
         use_journal = stderr_is_journal();
+#if MGD_TEST_HOOKS
+        /* the journal's fields of every entry, one line each, for the tests (no journald there) */
+        const char *copy = secure_getenv("MGD_TEST_JOURNAL_COPY");
+
+        if (copy && copy[0] == '/')
+                journal_copy_fd = open(copy, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+#endif
+}
+
+/* One journal entry from n "FIELD=value" strings; also copied for the tests when asked. */
+static void journal_send(const char *const *fields, size_t n) {
+        struct iovec iov[24];
+        char line[2048];
+        size_t len = 0;
+
+        n = MIN(n, ELEMENTSOF(iov));
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec) { .iov_base = (char *) fields[i], .iov_len = strlen(fields[i]) };
+        if (use_journal)
+                (void) sd_journal_sendv(iov, (int) n);
+        if (journal_copy_fd < 0)
+                return;
+        for (size_t i = 0; i < n && len < sizeof line; i++)
+                len += (size_t) snprintf(line + len, sizeof line - len, "%s%s", i ? "\t" : "", fields[i]);
+        len = MIN(len, sizeof line - 2);
+        line[len++] = '\n';
+        (void) !write(journal_copy_fd, line, len);
+}
+
+const char *log_action_message_id(const char *action) {
+        static const struct { const char *action, *id; } ids[] = {
+                { "freeze", MGD_MESSAGE_FREEZE }, { "thaw", MGD_MESSAGE_THAW },
+                { "terminate", MGD_MESSAGE_KILL }, { "kill", MGD_MESSAGE_KILL },
+                { "checkpoint", MGD_MESSAGE_CHECKPOINT }, { "restore", MGD_MESSAGE_RESTORE },
+        };
+
+        for (size_t i = 0; action && i < ELEMENTSOF(ids); i++)
+                if (strcmp(ids[i].action, action) == 0)
+                        return ids[i].id;
+        return NULL;
 }
 
 void log_set_max_level(int level) {
@@ -54,10 +98,11 @@ static const char *level_prefix(int level) {
         }
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func,
-                 const char *fmt, ...) {
-        char msg[1024];
-        va_list ap;
+static int log_vinternal(int level, int error, const char *message_id, const char *const *extra, size_t n_extra,
+                         const char *file, int line, const char *func, const char *fmt, va_list ap) {
+        char msg[1024 + 8], prio[16], err[24], lfile[64], lline[32], lfunc[80], mid[48];
+        const char *fields[16];
+        size_t n = 0;
         int saved = errno;
 
         error = abs(error);
@@ -65,25 +110,54 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 return -error;
         /* %m in fmt means the error we were given, not whatever errno is now */
         errno = error;
-        va_start(ap, fmt);
-        (void) vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
+        memcpy(msg, "MESSAGE=", 8);
+        (void) vsnprintf(msg + 8, sizeof msg - 8, fmt, ap);
         errno = saved;
 
-        if (use_journal) {
-                char lfile[64], lline[32];
-                (void) snprintf(lfile, sizeof lfile, "CODE_FILE=%s", file);
-                (void) snprintf(lline, sizeof lline, "CODE_LINE=%d", line);
-                if (error)
-                        (void) sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
-                                               "ERRNO=%d", error, lfile, lline,
-                                               "CODE_FUNC=%s", func, NULL);
-                else
-                        (void) sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
-                                               lfile, lline, "CODE_FUNC=%s", func, NULL);
-        } else
-                (void) fprintf(stderr, "mgd: %s%s\n", level_prefix(level), msg);
+        if (!use_journal)
+                (void) fprintf(stderr, "mgd: %s%s\n", level_prefix(level), msg + 8);
+        if (!use_journal && journal_copy_fd < 0)
+                return -error;
+        (void) snprintf(prio, sizeof prio, "PRIORITY=%d", level);
+        (void) snprintf(err, sizeof err, "ERRNO=%d", error);
+        (void) snprintf(lfile, sizeof lfile, "CODE_FILE=%s", file);
+        (void) snprintf(lline, sizeof lline, "CODE_LINE=%d", line);
+        (void) snprintf(lfunc, sizeof lfunc, "CODE_FUNC=%s", func);
+        fields[n++] = msg;
+        fields[n++] = prio;
+        if (error)
+                fields[n++] = err;
+        if (message_id) {
+                (void) snprintf(mid, sizeof mid, "MESSAGE_ID=%s", message_id);
+                fields[n++] = mid;
+        }
+        for (size_t i = 0; i < n_extra && n < ELEMENTSOF(fields) - 3; i++)
+                fields[n++] = extra[i];
+        fields[n++] = lfile;
+        fields[n++] = lline;
+        fields[n++] = lfunc;
+        journal_send(fields, n);
         return -error;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_vinternal(level, error, NULL, NULL, 0, file, line, func, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+void log_internal_id(int level, const char *message_id, const char *const *extra, size_t n_extra,
+                     const char *file, int line, const char *func, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) log_vinternal(level, 0, message_id, extra, n_extra, file, line, func, fmt, ap);
+        va_end(ap);
 }
 
 static void action_log_write(const char *line) {
@@ -102,6 +176,35 @@ static void action_log_write(const char *line) {
                 (void) !write(action_fd, buf, MIN((size_t) n, sizeof buf - 1));
 }
 
+/* The action record's journal entry: MGD_* fields, and the MESSAGE_ID of what was done (none
+ * for a dry run's "would ..."). */
+static void log_action_journal(const ActionRecord *a, const char *line) {
+        char msg[1100], f[11][256], mid[48];
+        const char *fields[16] = { msg, "PRIORITY=5" };
+        const char *id = a->would ? NULL : log_action_message_id(a->action);
+        size_t n = 2;
+
+        (void) snprintf(msg, sizeof msg, "MESSAGE=%s", line);
+        (void) snprintf(f[0], sizeof f[0], "MGD_ACTION=%s", a->action);
+        (void) snprintf(f[1], sizeof f[1], "MGD_PID=%d", (int) a->pid);
+        (void) snprintf(f[2], sizeof f[2], "MGD_COMM=%s", a->comm ?: "");
+        (void) snprintf(f[3], sizeof f[3], "MGD_PRIORITY=%d", a->priority);
+        (void) snprintf(f[4], sizeof f[4], "MGD_LEVEL=%s", a->level ?: "");
+        (void) snprintf(f[5], sizeof f[5], "MGD_SCORE=%.3f", a->score);
+        (void) snprintf(f[6], sizeof f[6], "MGD_FOOTPRINT_KB=%" PRIu64, a->footprint_kb);
+        (void) snprintf(f[7], sizeof f[7], "MGD_METHOD=%s", a->method ?: "");
+        (void) snprintf(f[8], sizeof f[8], "MGD_RESULT=%s", a->result ?: "ok");
+        (void) snprintf(f[9], sizeof f[9], "MGD_REASON=%s", a->reason ?: "");
+        (void) snprintf(f[10], sizeof f[10], "MGD_DRY_RUN=%d", a->would);
+        for (size_t i = 0; i < ELEMENTSOF(f); i++)
+                fields[n++] = f[i];
+        if (id) {
+                (void) snprintf(mid, sizeof mid, "MESSAGE_ID=%s", id);
+                fields[n++] = mid;
+        }
+        journal_send(fields, n);
+}
+
 void log_action(const ActionRecord *a) {
         char line[1024];
 
@@ -113,17 +216,9 @@ void log_action(const ActionRecord *a) {
                         a->result ?: "ok", a->reason ? " reason=" : "", a->reason ?: "");
         action_log_write(line);
 
-        if (use_journal)
-                (void) sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", LOG_NOTICE,
-                                       "MGD_ACTION=%s", a->action, "MGD_PID=%d", (int) a->pid,
-                                       "MGD_COMM=%s", a->comm ?: "", "MGD_PRIORITY=%d", a->priority,
-                                       "MGD_LEVEL=%s", a->level ?: "", "MGD_SCORE=%.3f", a->score,
-                                       "MGD_FOOTPRINT_KB=%" PRIu64, a->footprint_kb,
-                                       "MGD_METHOD=%s", a->method ?: "",
-                                       "MGD_RESULT=%s", a->result ?: "ok",
-                                       "MGD_REASON=%s", a->reason ?: "",
-                                       "MGD_DRY_RUN=%d", a->would, NULL);
-        else
+        if (use_journal || journal_copy_fd >= 0)
+                log_action_journal(a, line);
+        if (!use_journal)
                 (void) fprintf(stderr, "mgd: action: %s\n", line);
 }
 

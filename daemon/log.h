@@ -8,6 +8,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -35,6 +36,15 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_info_errno(e, ...) log_full_errno(LOG_INFO, e, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
+
+/* A message with a MESSAGE_ID (daemon/log-ids.h) and extra "FIELD=value" journal fields. */
+void log_internal_id(int level, const char *message_id, const char *const *extra, size_t n_extra,
+                     const char *file, int line, const char *func, const char *fmt, ...) _printf_(8, 9);
+#define log_notice_id(id, extra, n_extra, ...) \
+        log_internal_id(LOG_NOTICE, id, extra, n_extra, __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* The MESSAGE_ID of an action record (freeze, thaw, terminate and kill, checkpoint, restore), or NULL. */
+const char *log_action_message_id(const char *action);
 
 /* One action on one process, with the fields `journalctl --user -u mgd MGD_ACTION=kill` finds. */
 typedef struct ActionRecord {

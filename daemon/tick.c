@@ -15,6 +15,7 @@
 #include "daemon/cgroups.h"
 #include "daemon/executor.h"
 #include "daemon/log.h"
+#include "daemon/log-ids.h"
 #include "daemon/manager.h"
 #include "daemon/privileged.h"
 #include "daemon/registry.h"
@@ -491,9 +492,14 @@ static size_t count_frozen(Manager *m, size_t *ret_checkpointed) {
 
 static void manager_notify(Manager *m, Level prev) {
         size_t cp, fr = count_frozen(m, &cp);
+        char lv[32], from[40];
+        const char *fields[] = { lv, from };
+
+        (void) snprintf(lv, sizeof lv, "MGD_LEVEL=%s", level_to_string(m->level));
+        (void) snprintf(from, sizeof from, "MGD_LEVEL_FROM=%s", level_to_string(prev));
 
         if (m->level != prev)
-                log_notice("Pressure level %s -> %s: score %.3f (psi %.2f swap %.2f gpu %.2f swapio %.2f), "
+                log_notice_id(MGD_MESSAGE_LEVEL, fields, ELEMENTSOF(fields), "Pressure level %s -> %s: score %.3f (psi %.2f swap %.2f gpu %.2f swapio %.2f), "
                            "stall %.1f%%, trend %+.3f/s, MemAvailable %llu MiB",
                            level_to_string(prev), level_to_string(m->level), m->score.p, m->score.s_psi,
                            m->score.s_swap, m->score.s_gpu, m->score.s_swapio, m->score.stall_pct,

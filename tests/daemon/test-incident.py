@@ -63,6 +63,8 @@ def main():
                f'rc={rc}\n' + bad.text())
 
         mgd = Mgd(build, tmp, sess.name, fake.root, CONFIG)
+        journal = os.path.join(tmp, 'journal')     # a test build copies each journal entry here
+        mgd.env['MGD_TEST_JOURNAL_COPY'] = journal
         tap.ok(mgd.start(), 'mgd starts on a fixture pressure root', mgd.text())
 
         # a configuration error on reload keeps the running configuration
@@ -147,6 +149,8 @@ def main():
         tap.ok(not (never & touched), 'no protected, foreground or tiny process was ever acted on',
                f'touched {sorted(never & touched)}')
 
+        message_ids(tap, journal, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+
         # SIGTERM thaws everything.
         fake.set(stall=0.15, avail_kb=1 * GIB)
         live = [p for p in expendable if p.poll() is None]
@@ -207,6 +211,29 @@ def main():
         fake.close()
         sess.cleanup()
     return tap.done()
+
+
+def message_ids(tap, journal, src):
+    """The journal entries of the level changes, freezes, kills and thaws so far carry the
+    MESSAGE_IDs of units/mgd.catalog."""
+    if not os.path.exists(journal):
+        tap.skip('level changes, freezes, kills and thaws carry their MESSAGE_ID', 'not a -Dtest_hooks=true build')
+        return
+    with open(os.path.join(src, 'daemon', 'log-ids.h')) as f:
+        ids = dict(re.findall(r'#define MGD_MESSAGE_([A-Z]+) "([0-9a-f]{32})"', f.read()))
+    entries = [dict(kv.split('=', 1) for kv in line.rstrip('\n').split('\t') if '=' in kv)
+               for line in open(journal)]
+    want = {'LEVEL': lambda e: e['MESSAGE'].startswith('Pressure level'),
+            'FREEZE': lambda e: e.get('MGD_ACTION') == 'freeze',
+            'KILL': lambda e: e.get('MGD_ACTION') in ('kill', 'terminate'),
+            'THAW': lambda e: e.get('MGD_ACTION') == 'thaw'}
+    for name, pick in want.items():
+        es = [e for e in entries if pick(e)]
+        tap.ok(es and all(e.get('MESSAGE_ID') == ids[name] for e in es),
+               f'every {name.lower()} entry carries MESSAGE_ID={ids[name]}',
+               '\n'.join(str(e) for e in es[:3]) or 'none')
+    other = [e for e in entries if 'MESSAGE_ID' in e and not any(p(e) for p in want.values())]
+    tap.ok(not other, 'no other entry carries one', '\n'.join(str(e) for e in other[:3]))
 
 
 def young_runaway(tap, build, tmp, fake, sess, tabs):
