@@ -23,6 +23,7 @@
 #include "client/text.h"
 #include "common/readers.h"
 #include "common/sandbox.h"
+#include "daemon/cgstate.h"
 #include "daemon/history.h"
 #include "daemon/pidref.h"
 #include "daemon/psi-trigger.h"
@@ -307,6 +308,22 @@ static void check_session_files(Ctx *c, DoctorReport *r) {
                            " | sudo tee /etc/systemd/system/user@.service.d/delegate.conf (then log in again)");
 }
 
+/* The page-cache drop at High: memory.reclaim's swappiness= key, tried with a reclaim of nothing. */
+static void check_cache_drop(Ctx *c, DoctorReport *r) {
+        const char *rel = c->session + strlen(c->cg2);
+        DoctorItem *it;
+        int k = cg_cache_drop_probe(c->cg2, rel[0] ? rel : "/");
+
+        it = doctor_add(r, "cache-drop", k == 0 ? DOCTOR_OK : DOCTOR_INFO, k == 0 ?
+                        "%s/memory.reclaim takes swappiness=0" : k == -EINVAL ?
+                        "%s/memory.reclaim does not take swappiness= (Linux 6.13 and newer do)" :
+                        "%s/memory.reclaim: %s", c->session, strerror(-k));
+        doctor_effect(it, k == 0 ? "at High mgd drops the page cache of the expendable and idle apps (file pages only)" :
+                      "no page-cache drop at High; freezing, the caps and reclaim into swap still work");
+        if (k == -ENOENT)
+                doctor_fix(it, "the memory controller must be delegated to the session (see 'controllers')");
+}
+
 /* ---- swap and zram ---- */
 
 static void check_swap(Ctx *c, DoctorReport *r) {
@@ -582,6 +599,7 @@ void doctor_check_environment(DoctorReport *r, const DoctorOptions *o) {
         if (c.session[0]) {
                 check_controllers(&c, r);
                 check_session_files(&c, r);
+                check_cache_drop(&c, r);
         }
         check_swap(&c, r);
         check_zram(&c, r);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -26,6 +27,7 @@
 #define VIEWS_MAX 512
 #define IDLE_MAX 256
 #define IDLE_PER_SWEEP 3
+#define CACHE_DROP_EVERY_USEC (30 * USEC_PER_SEC)      /* the same cgroup's page cache, at most this often */
 #define WORKER_STACK (256 * 1024)
 
 typedef enum JobState { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } JobState;
@@ -56,12 +58,14 @@ typedef struct Idle {
         char path[PROC_CGROUP_MAX];
         uint64_t usage_usec;            /* cpu.stat usage_usec at the last look */
         usec_t idle_since, reclaimed_at, seen;
+        usec_t dropped_at;              /* the last page-cache drop at High */
 } Idle;
 
 struct CgActs {
         char root[PATH_MAX];
         bool enabled;
         bool dry_run;                   /* decide and log "would ...", write no cgroup file */
+        int cache_drop;                 /* memory.reclaim takes swappiness=: 1 yes, 0 not probed, -errno no */
         CgState *state;
         CgActsStats stats;
         View views[VIEWS_MAX];
@@ -584,6 +588,53 @@ static void orphans_undo(CgActs *a) {
         }
 }
 
+static Idle *idle_for(CgActs *a, const char *path, usec_t now);
+static usec_t idle_for_usec(CgActs *a, Idle *d, usec_t now);
+static int reclaim_queue(CgActs *a, const char *path, uint64_t bytes, pid_t pid, const char *comm, int prio,
+                         const char *reason);
+
+/* The first drop tells whether the kernel takes swappiness= (a reclaim of nothing); said once. */
+static bool cache_drop_supported(CgActs *a, const char *path) {
+        if (a->cache_drop == 0 && !a->dry_run) {
+                int r = cg_cache_drop_probe(a->root, path);
+
+                a->cache_drop = r == 0 ? 1 : r;
+                if (r == -EINVAL)
+                        log_info("This kernel's memory.reclaim does not take swappiness= (Linux 6.13 and newer do):"
+                                 " no page-cache drop at High");
+                else if (r < 0)
+                        log_info_errno(r, "No page-cache drop at High: memory.reclaim of %s: %m", path);
+        }
+        return a->cache_drop > 0 || a->dry_run;
+}
+
+/* At High: the page cache of the expendable and of idle background apps, a few per tick. */
+static void cache_drop_sweep(CgActs *a, const PolicyConfig *c, Level level, const Candidate *cands) {
+        struct timespec ts;
+        usec_t now;
+        unsigned queued = 0;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+        for (size_t k = 0; k < a->n_views && queued < IDLE_PER_SWEEP && a->cache_drop >= 0; k++) {
+                const View *w = &a->views[k];
+                Idle *d = idle_for(a, w->path, now);
+                uint64_t bytes;
+
+                if (d->dropped_at && now - d->dropped_at < CACHE_DROP_EVERY_USEC)
+                        continue;
+                bytes = policy_cache_drop_bytes(c, level, &w->v, idle_for_usec(a, d, now),
+                                                cg_current_kb(a->root, w->path));
+                if (bytes == 0 || !cgroup_owned(a, w->path, w->v.n) || !cache_drop_supported(a, w->path))
+                        continue;
+                if (reclaim_queue(a, w->path, bytes, cands[w->first].pid, cands[w->first].name, w->v.min_priority,
+                                  "cache") >= 0) {
+                        d->dropped_at = now;
+                        queued++;
+                }
+        }
+}
+
 void cgacts_update(CgActs *a, const PolicyConfig *c, Level level, const ProcEntry *procs, const Candidate *cands,
                    size_t n, pid_t foreground) {
         if (!a->enabled)
@@ -593,6 +644,12 @@ void cgacts_update(CgActs *a, const PolicyConfig *c, Level level, const ProcEntr
                 view_apply(a, c, level, &a->views[k], cands);
         orphans_undo(a);
         (void) cgstate_persist(a->state);
+        if (level >= LEVEL_HIGH && c->cache_drop)
+                cache_drop_sweep(a, c, level, cands);
+}
+
+int cgacts_cache_drop(const CgActs *a) {
+        return a->cache_drop;
 }
 
 /* ---- reclaim ------------------------------------------------------------------------------------ */
@@ -600,18 +657,24 @@ void cgacts_update(CgActs *a, const PolicyConfig *c, Level level, const ProcEntr
 static int reclaim_queue(CgActs *a, const char *path, uint64_t bytes, pid_t pid, const char *comm, int prio,
                          const char *reason) {
         Job j = { .cgfile = _CGFILE_MAX, .action = "reclaim", .reason = reason, .pid = pid, .priority = prio };
+        bool cache = strcmp(reason, "cache") == 0;
 
         if (a->dry_run) {
                 char res[64];
 
-                (void) snprintf(res, sizeof(res), "dry-run, %" PRIu64 " MiB", bytes >> 20);
-                log_action(&(ActionRecord) { .action = "reclaim", .pid = pid, .comm = comm, .priority = prio,
+                (void) snprintf(res, sizeof(res), "dry-run, %" PRIu64 " MiB%s", bytes >> 20,
+                                cache ? " of page cache" : "");
+                log_action(&(ActionRecord) { .action = cache ? "drop-cache" : "reclaim", .pid = pid, .comm = comm, .priority = prio,
                                              .footprint_kb = cg_current_kb(a->root, path), .method = "cgroup",
                                              .result = res, .reason = reason, .would = true });
                 return 0;
         }
         (void) snprintf(j.path, sizeof(j.path), "%s", path);
-        (void) snprintf(j.value, sizeof(j.value), "%" PRIu64, bytes);
+        if (cache) {
+                j.action = "drop-cache";
+                (void) snprintf(j.value, sizeof(j.value), CG_CACHE_DROP_FMT, bytes);
+        } else
+                (void) snprintf(j.value, sizeof(j.value), "%" PRIu64, bytes);
         (void) snprintf(j.comm, sizeof(j.comm), "%s", comm);
         if (job_queue(a, &j) < 0)
                 return -ENOSPC;

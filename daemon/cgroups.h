@@ -53,6 +53,8 @@ void cgacts_idle(CgActs *a, const PolicyConfig *c, Level level, const ProcEntry 
 /* memory.reclaim of a cgroup mgd just froze (queued; the result is logged). */
 void cgacts_freeze_reclaim(CgActs *a, const PolicyConfig *c, const char *cgroup, pid_t pid, const char *comm,
                            int priority);
+/* The page-cache drop at High: 1 the kernel takes swappiness=, 0 not tried yet, -errno refused. */
+int cgacts_cache_drop(const CgActs *a);
 /* Synchronously write back everything (shutdown). Returns how many writes failed. */
 int cgacts_restore_all(CgActs *a);
 void cgacts_stats(const CgActs *a, CgActsStats *ret);

@@ -321,6 +321,10 @@ int cg_write(const char *cgroup2_root, const char *path, const char *file, const
         return 0;
 }
 
+int cg_cache_drop_probe(const char *cgroup2_root, const char *path) {
+        return cg_write(cgroup2_root, path, "memory.reclaim", "0 swappiness=0");
+}
+
 int cg_read(const char *cgroup2_root, const char *path, const char *file, char *buf, size_t size) {
         _cleanup_close_ int fd = cg_open(cgroup2_root, path, file, O_RDONLY);
         char page[4096];

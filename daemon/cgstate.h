@@ -20,6 +20,7 @@
  */
 
 #include <stdbool.h>
+#include <inttypes.h>
 #include <stddef.h>
 
 #include "common/readers.h"
@@ -85,6 +86,14 @@ int cgstate_restore(CgEntry *e, const char *cgroup2_root, CgRestoreFn fn, void *
  * how many writes failed.
  */
 int cgstate_restore_all(CgState *s, const char *cgroup2_root, CgRestoreFn fn, void *userdata);
+/*
+ * Does the kernel take memory.reclaim's swappiness= key (file pages only, Linux 6.13 and newer)?
+ * Writes "0 swappiness=0" (a request to reclaim nothing) to <cgroup2_root><path>/memory.reclaim:
+ * 0 yes; -EINVAL the key is refused; -ENOENT no memory.reclaim (no memory controller, or before
+ * Linux 5.19); or another -errno of the write.
+ */
+int cg_cache_drop_probe(const char *cgroup2_root, const char *path);
+#define CG_CACHE_DROP_FMT "%" PRIu64 " swappiness=0"
 /* Write value into <cgroup2_root><path>/<file>: 0 or -errno. */
 int cg_write(const char *cgroup2_root, const char *path, const char *file, const char *value);
 /* Read <cgroup2_root><path>/<file>, its first line without '\n': 0 or -errno. */

@@ -141,6 +141,7 @@ static const DefaultsKey defaults_keys[] = {
         { "memory_caps", "memory_caps", VALUE_BOOL, OFF(memory_caps), 0, 1, "true or false", NULL },
         { "freeze_reclaim", "freeze_reclaim", VALUE_BOOL, OFF(freeze_reclaim), 0, 1, "true or false", NULL },
         { "idle_reclaim", "idle_reclaim", VALUE_BOOL, OFF(idle_reclaim), 0, 1, "true or false", NULL },
+        { "cache_drop", "cache_drop", VALUE_BOOL, OFF(cache_drop), 0, 1, "true or false", NULL },
         { "idle_reclaim_after", "idle_reclaim_after_usec", VALUE_USEC, OFF(idle_reclaim_after_usec), 10 * SEC,
           86400 * SEC, "10s-24h", NULL },
         { "idle_reclaim_pct", "idle_reclaim_pct", VALUE_DOUBLE, OFF(idle_reclaim_pct), 1, 100, "1-100", NULL },

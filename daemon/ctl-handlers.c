@@ -62,9 +62,11 @@ static void status_cgroups(Manager *m, CtlReply *r) {
 
         cgacts_stats(m->cgacts, &st);
         (void) ctl_reply_line(r, "throttled=%u cpu_quota=%u memory_capped=%u reclaim_requests=%" PRIu64
-                              " reclaimed_kb=%" PRIu64 " hibernate=%s",
+                              " reclaimed_kb=%" PRIu64 " hibernate=%s cache_drop=%s",
                               st.throttled, st.quota, st.capped, st.reclaim_requests, st.reclaimed_kb,
-                              m->config.hibernate_after_usec > 0 ? "on" : "off");
+                              m->config.hibernate_after_usec > 0 ? "on" : "off",
+                              !m->config.cache_drop ? "off" : cgacts_cache_drop(m->cgacts) > 0 ? "yes" :
+                              cgacts_cache_drop(m->cgacts) == 0 ? "untried" : "no");
 }
 
 static int h_status(void *userdata, CtlReply *r) {

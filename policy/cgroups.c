@@ -25,6 +25,17 @@ unsigned policy_cgroup_acts(const PolicyConfig *c, Level level, const CgroupView
         return acts;
 }
 
+uint64_t policy_cache_drop_bytes(const PolicyConfig *c, Level level, const CgroupView *v, usec_t idle_usec,
+                                 uint64_t current_kb) {
+        bool expendable, idle;
+
+        if (!c->cache_drop || level < LEVEL_HIGH || cgroup_untouchable(v) || v->frozen || current_kb < 1024)
+                return 0;
+        expendable = v->min_priority >= PRIORITY_FREEZABLE_MIN;
+        idle = v->min_priority >= BACKGROUND_MIN && idle_usec >= c->idle_reclaim_after_usec;
+        return expendable || idle ? current_kb * 1024 : 0;
+}
+
 static bool swap_too_full(const PolicyConfig *c, const MemFigures *mem) {
         uint64_t used;
 

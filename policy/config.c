@@ -100,6 +100,7 @@ void policy_config_defaults(PolicyConfig *c) {
                 .memory_caps = true,
                 .freeze_reclaim = true,
                 .idle_reclaim = true,
+                .cache_drop = true,
                 .idle_reclaim_after_usec = 300 * USEC_PER_SEC,
                 .idle_reclaim_pct = 20,
                 .idle_reclaim_min_kb = 51200,

@@ -147,6 +147,7 @@ typedef struct PolicyConfig {
         bool memory_caps;               /* true: memory.high at its usage from High on */
         bool freeze_reclaim;            /* true: memory.reclaim of a cgroup mgd froze */
         bool idle_reclaim;              /* true: memory.reclaim of idle background cgroups at Normal */
+        bool cache_drop;                /* true: file pages only (swappiness=0) of the expendable at High */
         usec_t idle_reclaim_after_usec; /* 5 min without CPU time */
         double idle_reclaim_pct;        /* 20 % of its memory per pass */
         uint64_t idle_reclaim_min_kb;   /* 51200: smaller cgroups are left alone */
@@ -609,6 +610,15 @@ typedef enum CgroupAct {
  * CG_MEMCAP for the expendable (priority >= 60). Below that level, everything is undone.
  */
 unsigned policy_cgroup_acts(const PolicyConfig *c, Level level, const CgroupView *v);
+/*
+ * The page-cache drop at High and above (cache_drop): memory.reclaim with swappiness=0, file pages
+ * only, of an expendable app's cgroup (60 and up), or of an idle background one (50 and up, no
+ * CPU for idle_reclaim_after): clean page cache is the cheapest memory to give back, and dropping
+ * it swaps nothing. The bytes to ask for (its whole usage: the kernel stops at what is file
+ * backed), or 0.
+ */
+uint64_t policy_cache_drop_bytes(const PolicyConfig *c, Level level, const CgroupView *v, usec_t idle_usec,
+                                 uint64_t current_kb);
 /*
  * Idle reclaim at Normal: the bytes to ask the kernel to reclaim from a background cgroup
  * (priority >= 50, not the foreground, no build, not frozen) that used no CPU for

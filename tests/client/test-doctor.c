@@ -53,6 +53,7 @@ static void tree_new(Tree *t) {
         write_text(t->session, "cgroup.controllers", "cpu memory pids\n");
         write_text(t->session, "memory.pressure", PSI_TEXT);
         write_text(t->session, "cgroup.freeze", "0\n");
+        write_text(t->session, "memory.reclaim", "");
         mkdirs(t->sys, "block/zram0");
         mkdirs(t->sys, "block/zram10x");     /* a lookalike: not a zram device */
         mkdirs(t->sys, "block/vda");
@@ -109,6 +110,17 @@ START_TEST(test_healthy) {
         expect(&r, "session", DOCTOR_OK, t.session, NULL);
         expect(&r, "controllers", DOCTOR_OK, "cpu memory pids", NULL);
         expect(&r, "session-pressure", DOCTOR_INFO, "readable (not a kernel file", NULL);
+        expect(&r, "cache-drop", DOCTOR_OK, "memory.reclaim takes swappiness=0", NULL);
+        {       /* the probe asked to reclaim nothing */
+                char path[PATH_MAX], buf[64] = "";
+                FILE *f;
+
+                ck_assert_int_lt(snprintf(path, sizeof path, "%s/memory.reclaim", t.session), (int) sizeof path);
+                ck_assert_ptr_nonnull(f = fopen(path, "re"));
+                ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+                fclose(f);
+                ck_assert_str_eq(buf, "0 swappiness=0");
+        }
         expect(&r, "swap", DOCTOR_OK, "/dev/zram0 (4095 MiB, 1 used)", NULL);
         expect(&r, "zram", DOCTOR_OK, "zram0: disksize 4294967296 bytes, zstd, 10 MiB stored in 3 MiB", NULL);
         expect(&r, "helper:psi", DOCTOR_WARN, "file capabilities: none", "sudo setcap cap_sys_resource+ep");
@@ -141,12 +153,15 @@ START_TEST(test_broken) {
         mkdirs(t.state, ".");
         write_text(t.state, "history", "mgd-history 1\nsince 1\nsince 2\n");
         write_text(t.session, "cgroup.controllers", "pids\n");
+        ck_assert_int_lt(snprintf(path, sizeof path, "%s/memory.reclaim", t.session), (int) sizeof path);
+        ck_assert_int_eq(unlink(path), 0);
         r.n = 0;
         doctor_check_environment(&r, &t.o);
         expect(&r, "kernel", DOCTOR_WARN, "unprivileged 2 s PSI triggers (6.5): no", NULL);
         expect(&r, "psi", DOCTOR_FAIL, "No such file", "psi=1");
         expect(&r, "swap", DOCTOR_WARN, "no swap", "zram");
         expect(&r, "controllers", DOCTOR_INFO, "memory: no, cpu: no", "Delegate=cpu memory pids");
+        expect(&r, "cache-drop", DOCTOR_INFO, "No such file", "the memory controller must be delegated");
         expect(&r, "config", DOCTOR_FAIL, "mgd.conf:4: [app \"x\"] pattern = (: invalid regular expression",
                "mgd --check-config");
         expect(&r, "history", DOCTOR_WARN, "history:3: duplicate key 'since'", NULL);

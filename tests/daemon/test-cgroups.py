@@ -105,6 +105,16 @@ def main():
                f'{tree.get(notifier, "cpu.max")} {tree.get(notifier, "memory.high")}\n' + mgd.text()[-2000:])
         tap.ok(tree.get(mail, 'cpu.max') == 'max 100000' and tree.get(mail, 'memory.high') == 'max',
                'normal background work gets neither')
+        ok = wait_for(lambda: tree.get(notifier, 'memory.reclaim') == f'{CURRENT} swappiness=0', 5)
+        drops = [a for a in mgd.actions('drop-cache')]
+        tap.ok(ok and drops and all(a['pid'] == str(notifier.pid) for a in drops),
+               'at High the expendable one\'s page cache is dropped (memory.reclaim with swappiness=0)',
+               f'memory.reclaim={tree.get(notifier, "memory.reclaim")!r}\n' + mgd.text()[-1500:])
+        tap.ok(tree.get(term, 'memory.reclaim') == '' and tree.get(shared, 'memory.reclaim') == '',
+               'never protected work or a shared cgroup')
+        r = mgd.mgctl('status')
+        tap.ok(re.search(r'^cache_drop +yes$', r.stdout, re.M), 'STATUS says the kernel (here: the fixture) takes it',
+               r.stdout)
         throttles = [a for a in mgd.actions() if a['action'] in ('throttle', 'quota', 'cap')]
         tap.ok(len(throttles) >= 4 and all('result=ok' in a['line'] for a in throttles),
                'each change is an action record', '\n'.join(a['line'] for a in throttles))

@@ -95,6 +95,36 @@ START_TEST(test_idle_reclaim) {
 }
 END_TEST
 
+START_TEST(test_cache_drop) {
+        PolicyConfig c;
+        CgroupView v = view(70);
+        usec_t idle;
+
+        policy_config_defaults(&c);
+        idle = c.idle_reclaim_after_usec;
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, 0, 40 * 1024), 40ULL << 20);
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_CRITICAL, &v, 0, 40 * 1024), 40ULL << 20);
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_ELEVATED, &v, idle, 40 * 1024), 0);
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_NORMAL, &v, idle, 40 * 1024), 0);
+        v = view(52);           /* background: only once idle */
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, 0, 40 * 1024), 0);
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, idle, 40 * 1024), 40ULL << 20);
+        v = view(35);           /* important work: never */
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, idle, 40 * 1024), 0);
+        v = view(70);
+        v.foreground = true;
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, idle, 40 * 1024), 0);
+        v = view(70);
+        v.frozen = true;        /* freeze_reclaim's */
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, idle, 40 * 1024), 0);
+        v = view(-1);
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_EMERGENCY, &v, idle, 40 * 1024), 0);
+        v = view(70);
+        c.cache_drop = false;
+        ck_assert_uint_eq(policy_cache_drop_bytes(&c, LEVEL_HIGH, &v, idle, 40 * 1024), 0);
+}
+END_TEST
+
 static Suite *policy_cgroups_suite(void) {
         Suite *s = suite_create("policy-cgroups");
         TCase *tc = tcase_create("cgroups");
@@ -102,6 +132,7 @@ static Suite *policy_cgroups_suite(void) {
         tcase_add_test(tc, test_acts_by_level_and_tier);
         tcase_add_test(tc, test_acts_never_for);
         tcase_add_test(tc, test_idle_reclaim);
+        tcase_add_test(tc, test_cache_drop);
         suite_add_tcase(s, tc);
         return s;
 }
