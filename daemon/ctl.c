@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "build-config.h"
+#include "common/statefile.h"
 #include "daemon/ctl.h"
 #include "daemon/log.h"
 
@@ -517,30 +518,7 @@ static int server_on_accept(sd_event_source *src, int fd, uint32_t revents, void
 /* ---- setting up ------------------------------------------------------------------------- */
 
 int ctl_runtime_dir_check(const char *dir, uid_t uid, const char **reterr_what) {
-        const char *what;
-        struct stat st;
-        int r = 0;
-
-        if (!dir || dir[0] != '/') {
-                r = -EINVAL;
-                what = "is not an absolute path";
-        } else if (stat(dir, &st) < 0) {
-                r = -errno;
-                what = r == -ENOENT ? "does not exist" : "cannot be examined";
-        } else if (!S_ISDIR(st.st_mode)) {
-                r = -ENOTDIR;
-                what = "is not a directory";
-        } else if (st.st_uid != uid) {
-                r = -EPERM;
-                what = "is not owned by our uid";
-        } else if (st.st_mode & 0077) {
-                r = -EACCES;
-                what = "is accessible to group or others (mode must be 0700)";
-        } else
-                what = "is fine";
-        if (reterr_what)
-                *reterr_what = what;
-        return r;
+        return statedir_check(dir, uid, reterr_what);   /* the same rules as the state directory's */
 }
 
 int ctl_socket_path_default(uid_t uid, char **ret) {
