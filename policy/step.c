@@ -592,9 +592,8 @@ static bool probation_add(PolicyState *s, pid_t pid, uint64_t starttime, usec_t 
 
 /*
  * After the step: a process frozen again while on probation has relapsed (and stays frozen:
- * recovery skips it; step_resolve() kills it at once when it is the biggest by far, else at its
- * bound); a probation that ran out is over; entries of processes gone from the scan, and all of
- * them when the incident is over, are dropped.
+ * recovery skips it, and it is resolved at once: step_overdue()); a probation that ran out is over; entries of processes
+ * gone from the scan, and all of them when the incident is over, are dropped.
  */
 static void probation_update(PolicyState *s, const Observation *o, const StepOutput *out) {
         for (size_t i = 0; i < PROBATION_MAX; i++) {
@@ -727,16 +726,12 @@ static void step_resolve(const PolicyConfig *c, PolicyState *s, const Observatio
                  * on probation, and is no runaway beyond doubt) comes back on probation where
                  * memory takes it, and otherwise goes in turn: it may be a burst's compiler.
                  */
-                bool relapsed = probation_relapsed(s, h->pid, h->starttime);
-                bool proven = step_out_of_turn(c, s, o, out, &d, relapsed);
+                bool proven = step_out_of_turn(c, s, o, out, &d, probation_relapsed(s, h->pid, h->starttime));
 
                 cost = h->cost_known ? h->thaw_cost_kb : h->footprint_kb;
                 if (o->stale)
                         return;
-                /* relapsed but not proven: no second probation, and in turn only at its bound */
-                if (relapsed && !proven && o->now < h->since + c->max_frozen_usec)
-                        return;
-                if (!proven && !relapsed && avail >= m->floor_kb + cost &&
+                if (!proven && avail >= m->floor_kb + cost &&
                     probation_add(s, h->pid, h->starttime, o->now + 2 * c->aggressor_window_usec)) {
                         aggressor_unflag(&s->aggressor, h->pid, h->starttime);
                         (void) step_push(out, ACTION_THAW, WHY_BOUND, (size_t) k, h->pid, h->starttime, h->priority,
